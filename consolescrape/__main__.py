@@ -1,0 +1,3 @@
+from consolescrape.cli import main
+
+main()

@@ -1,0 +1,86 @@
+"""What a person reads (stderr) and what a machine reads (one JSON object on stdout), SPEC §7."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class Reporter:
+    """Messages on stderr: rich in a terminal, plain timestamped lines in cron."""
+
+    def __init__(
+        self, *, quiet: bool = False, verbose: bool = False, stream: IO[str] | None = None
+    ) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The rich console, created on first use (importing rich costs start-up time)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, soft_wrap=True, highlight=False)
+        return self._console
+
+    def _emit(self, level: str, message: str, style: str) -> None:
+        if self.tty:
+            from rich.markup import escape
+
+            prefix = f"[{style}]{level}:[/] " if level else ""
+            self.console.print(prefix + escape(message))
+        else:
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            prefix = f"{level}: " if level else ""
+            self.stream.write(f"{stamp} consolescrape {prefix}{message}\n")
+            self.stream.flush()
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self._emit("", message, "")
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self._emit("debug", message, "dim")
+
+    def warn(self, message: str) -> None:
+        self._emit("warning", message, "yellow")
+
+    def error(self, message: str, advice: str | None = None) -> None:
+        self._emit("error", message, "bold red")
+        if advice:
+            self._emit("fix", advice, "cyan")
+
+    def exception(self, exc: BaseException) -> None:
+        """An internal bug: one line, the traceback only with --verbose."""
+        self.error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            None if self.verbose else "run again with --verbose for the traceback",
+        )
+        if self.verbose:
+            self.stream.write("".join(traceback.format_exception(exc)))
+
+
+def print_result(
+    command: str, exit_code: int, *, data: Any = None, sync: Any = None, error: Any = None
+) -> None:
+    """The single --json result object on stdout."""
+    doc: dict[str, Any] = {"ok": exit_code == 0, "exitCode": exit_code, "command": command}
+    if data is not None:
+        doc["data"] = data
+    if sync is not None:
+        doc["sync"] = sync
+    if error is not None:
+        doc["error"] = error
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,452 @@
+"""Deliver snapshots to the user's server: one POST loop with a hard deadline (SPEC §5–§6).
+
+The only module that imports requests (inside functions, so other commands start fast).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import html
+import json
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from consolescrape import model
+from consolescrape.config import Settings, check_sync_target, require_key
+from consolescrape.errors import (
+    ConfigError,
+    ConsolescrapeError,
+    ExitCode,
+    SyncPending,
+    SyncRefused,
+    UsageError,
+)
+from consolescrape.store import Outbox, OutboxItem
+
+if TYPE_CHECKING:
+    import requests
+
+Log = Callable[[str], None]
+
+ATTEMPT_TIMEOUT = 10.0
+#: Below this much budget an attempt is not worth starting.
+MIN_ATTEMPT = 0.5
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+#: Answers are read up to this size; a server's error page is never worth more.
+MAX_RESPONSE_BYTES = 64 * 1024
+RETRYABLE_STATUS = {408, 425, 429}
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class Deadline:
+    """A monotonic budget shared by every attempt of one sync."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one POST ended with; `status` 0 when no HTTP answer came."""
+
+    status: int
+    message: str
+    retry_after: float | None = None
+    location: str | None = None
+
+
+@dataclass
+class SyncReport:
+    """The outcome of one `sync`: what was sent, refused, left pending, and the first error."""
+
+    sent: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    pending: int = 0
+    attempts: int = 0
+    error: ConsolescrapeError | None = None
+    hints: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.error.exit_code if self.error else ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "sent": len(self.sent),
+            "rejected": len(self.rejected),
+            "pending": self.pending,
+            "attempts": self.attempts,
+        }
+        if self.error is not None:
+            doc["error"] = self.error.message
+        return doc
+
+
+# --- reading answers ----------------------------------------------------------------------------
+
+
+def _excerpt(raw: bytes, limit: int = 160) -> str:
+    """A short one-line excerpt of a body that may be an HTML page with a stack trace."""
+    text = raw.decode("utf-8", errors="replace")
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title:
+        text = title.group(1)
+    else:
+        text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.IGNORECASE | re.DOTALL)
+        text = re.sub(r"<[^>]+>", " ", text)
+    text = " ".join(html.unescape(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _server_message(raw: bytes) -> str:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return _excerpt(raw)
+    if not isinstance(doc, dict):
+        return _excerpt(raw)
+    parts = [str(doc[k]) for k in ("errorCode", "message") if doc.get(k)]
+    if doc.get("suggestion"):
+        parts.append(f"({doc['suggestion']})")
+    return _excerpt(" ".join(parts).encode()) if parts else _excerpt(raw)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    try:
+        return response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
+    except Exception:  # a body cut short is still an answer; its status is what counts
+        return b""
+    finally:
+        response.close()
+
+
+# --- one snapshot ---------------------------------------------------------------------------------
+
+
+def _post_once(
+    session: requests.Session, settings: Settings, payload: model.Payload, timeout: float
+) -> Answer:
+    import requests
+
+    key = require_key(settings)
+    headers = {
+        "Content-Type": "application/json",
+        "X-API-Key": key.reveal(),
+        "Idempotency-Key": f'"{payload.id}"',
+        "User-Agent": "consolescrape",
+    }
+    verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else True
+    try:
+        response = session.post(
+            settings.sync_url,
+            data=payload.encode(),
+            headers=headers,
+            timeout=(min(timeout, 5.0), timeout),
+            allow_redirects=False,
+            stream=True,
+            verify=verify,
+        )
+    except requests.exceptions.SSLError as exc:
+        raise ConfigError(
+            f"TLS certificate check failed for {settings.sync_url}: {_tls_reason(exc)}",
+            "fix the server's certificate, or set CLAUDE_SYNC_CA_BUNDLE to its CA's PEM file",
+        ) from None
+    except requests.exceptions.InvalidURL:
+        raise ConfigError(
+            f"CLAUDE_SYNC_URL {settings.sync_url!r} is not a valid URL", "fix CLAUDE_SYNC_URL"
+        ) from None
+    except requests.exceptions.Timeout:
+        return Answer(0, f"no answer within {timeout:.0f} s")
+    except requests.exceptions.ConnectionError as exc:
+        return Answer(0, f"cannot connect: {_connection_reason(exc)}")
+    except requests.exceptions.RequestException as exc:
+        return Answer(0, f"request failed: {type(exc).__name__}")
+    raw = _read_capped(response)
+    return Answer(
+        status=response.status_code,
+        message=_server_message(raw) if raw else response.reason or "",
+        retry_after=_retry_after(response.headers.get("Retry-After")),
+        location=response.headers.get("Location"),
+    )
+
+
+def _tls_reason(exc: Exception) -> str:
+    text = str(exc)
+    match = re.search(r"certificate verify failed: ([^()'\"]+)", text)
+    return match.group(1).strip() if match else "certificate not trusted"
+
+
+def _connection_reason(exc: Exception) -> str:
+    text = str(exc)
+    for pattern, reason in (
+        (r"Connection refused", "connection refused"),
+        (
+            r"Name or service not known|nodename nor servname|Temporary failure in name resolution",
+            "host name not found",
+        ),
+        (r"RemoteDisconnected|Connection aborted|Connection reset", "connection closed by server"),
+        (r"timed out", "timed out"),
+    ):
+        if re.search(pattern, text):
+            return reason
+    return type(exc).__name__
+
+
+def _backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff: random in [0, min(cap, base·2^attempt)]."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))  # noqa: S311
+
+
+def deliver(
+    session: requests.Session,
+    settings: Settings,
+    payload: model.Payload,
+    deadline: Deadline,
+    log: Log = _quiet,
+) -> tuple[Answer, int]:
+    """POST one payload, retrying only transient failures until the deadline.
+
+    Returns the final answer and the number of attempts. Every attempt carries the same
+    Idempotency-Key. Raises ConfigError for answers no retry can fix (3xx, 404/405, TLS).
+    """
+    attempt = 0
+    while True:
+        remaining = deadline.remaining()
+        if remaining < MIN_ATTEMPT:
+            return Answer(0, "sync deadline reached before an answer came"), attempt
+        answer = _post_once(session, settings, payload, min(ATTEMPT_TIMEOUT, remaining))
+        attempt += 1
+        if 200 <= answer.status < 300:
+            return answer, attempt
+        if 300 <= answer.status < 400:
+            raise ConfigError(
+                f"the endpoint answered {answer.status}, redirecting to "
+                f"{answer.location or '(no Location)'}; redirects are not followed",
+                "set CLAUDE_SYNC_URL to the final URL (e.g. https:// instead of http://)",
+            )
+        if answer.status in (404, 405):
+            raise ConfigError(
+                f"the endpoint answered {answer.status} ({answer.message or 'not found'}) "
+                f"for POST {settings.sync_url}",
+                "check CLAUDE_SYNC_URL: it must be the receiving endpoint's full URL",
+            )
+        retryable = answer.status == 0 or answer.status >= 500 or answer.status in RETRYABLE_STATUS
+        if not retryable:
+            return answer, attempt
+        wait = _backoff(attempt - 1)
+        if answer.retry_after is not None:
+            wait = answer.retry_after
+        remaining = deadline.remaining()
+        if wait + MIN_ATTEMPT > remaining:
+            return answer, attempt
+        log(f"attempt {attempt}: {_describe(answer)}; retrying in {wait:.1f} s")
+        time.sleep(wait)
+
+
+def _describe(answer: Answer) -> str:
+    if answer.status == 0:
+        return answer.message
+    return f"HTTP {answer.status}" + (f" {answer.message}" if answer.message else "")
+
+
+def _refusal(
+    answer: Answer, kept: str = "the snapshot was moved to outbox/rejected/"
+) -> SyncRefused:
+    if answer.status in (401, 403):
+        return SyncRefused(
+            f"the server refused the API key (HTTP {answer.status}: {answer.message})",
+            "check CLAUDE_SYNC_API_KEY against the server's key; nothing more was sent",
+        )
+    return SyncRefused(
+        f"the server refused the data (HTTP {answer.status}: {answer.message})",
+        f"{kept}; see the server's message above for what to fix",
+    )
+
+
+def _new_session() -> requests.Session:
+    import requests
+
+    session = requests.Session()
+    # Proxies from the environment are fine; credentials from ~/.netrc must not be added.
+    session.trust_env = True
+    session.auth = None
+    return session
+
+
+# --- the outbox and files -----------------------------------------------------------------
+
+
+def drain(settings: Settings, log: Log = _quiet, *, warn: Log = _quiet) -> SyncReport:
+    """Deliver every queued snapshot, oldest first, within one overall deadline."""
+    check_sync_target(settings)
+    require_key(settings)
+    outbox = Outbox(settings.outbox_dir, settings.outbox_cap)
+    items = outbox.pending()
+    report = SyncReport(pending=len(items))
+    if not items:
+        return report
+    deadline = Deadline(settings.sync_deadline)
+    with _new_session() as session:
+        for index, item in enumerate(items):
+            payload = _outbox_payload(item, outbox, settings, report, warn)
+            if payload is None:
+                report.pending -= 1
+                continue
+            try:
+                answer, attempts = deliver(session, settings, payload, deadline, log)
+            except ConfigError as exc:
+                report.error = exc
+                break
+            report.attempts += attempts
+            if 200 <= answer.status < 300:
+                outbox.remove(item)
+                report.sent.append(item.id)
+                report.pending -= 1
+                log(f"sent {item.path.name} (HTTP {answer.status}, {attempts} attempt(s))")
+            elif answer.status in (400, 413):
+                outbox.reject(item, f"HTTP {answer.status}: {answer.message}")
+                report.rejected.append(item.id)
+                report.pending -= 1
+                report.error = report.error or _refusal(answer)
+                warn(f"server refused {item.path.name}: {_describe(answer)}; moved to rejected/")
+            elif 400 <= answer.status < 500 and answer.status not in RETRYABLE_STATUS:
+                report.error = _refusal(answer)
+                break
+            else:
+                left = len(items) - index
+                report.error = SyncPending(
+                    f"sync failed: {_describe(answer)} after {attempts} attempt(s); "
+                    f"{left} snapshot(s) stay queued",
+                    "nothing is lost: the next run or `consolescrape sync` sends them",
+                )
+                break
+    return report
+
+
+def _outbox_payload(
+    item: OutboxItem, outbox: Outbox, settings: Settings, report: SyncReport, warn: Log
+) -> model.Payload | None:
+    """The payload of a queued item, or None after moving an unusable item aside."""
+    try:
+        snapshot = item.load()
+    except (OSError, ValueError) as exc:
+        outbox.reject(item, f"unreadable: {exc}")
+        report.rejected.append(item.id)
+        warn(f"queued item {item.path.name} is unreadable ({exc}); moved to rejected/")
+        return None
+    payload = model.to_payload(snapshot, settings.model_row)
+    payload = model.Payload(payload.body, item.id, payload.hint)
+    if payload.hint and payload.hint not in report.hints:
+        report.hints.append(payload.hint)
+    problems = model.validate_payload(payload.body)
+    if problems:
+        outbox.reject(item, "invalid: " + "; ".join(problems))
+        report.rejected.append(item.id)
+        report.error = report.error or SyncRefused(
+            f"queued snapshot {item.path.name} is not valid: {'; '.join(problems)}",
+            "it was moved to outbox/rejected/ without being sent",
+        )
+        warn(f"queued item {item.path.name} is invalid; moved to rejected/")
+        return None
+    return payload
+
+
+def load_file_payload(path: Path, model_row: str) -> model.Payload:
+    """Read and check a snapshot file for `sync --file`; any problem is a usage error (exit 2)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"{path} is not valid JSON: {exc}") from None
+    try:
+        snapshot = model.from_json(doc)
+    except model.ContractViolation as exc:
+        raise UsageError(f"{path} is not a usage snapshot: {'; '.join(exc.problems)}") from None
+    payload = model.to_payload(snapshot, model_row)
+    problems = model.validate_payload(payload.body)
+    if problems:
+        raise UsageError(f"{path} would be refused by the server: {'; '.join(problems)}")
+    return payload
+
+
+def send_file(settings: Settings, path: Path, log: Log = _quiet) -> SyncReport:
+    """Send exactly the data in `path` (a resend); the outbox is not touched."""
+    payload = load_file_payload(path, settings.model_row)
+    check_sync_target(settings)
+    require_key(settings)
+    report = SyncReport(pending=1, hints=[payload.hint] if payload.hint else [])
+    with _new_session() as session:
+        answer, attempts = deliver(
+            session, settings, payload, Deadline(settings.sync_deadline), log
+        )
+    report.attempts = attempts
+    if 200 <= answer.status < 300:
+        report.sent.append(payload.id)
+        report.pending = 0
+        log(f"sent {path.name} (HTTP {answer.status}, {attempts} attempt(s))")
+    elif 400 <= answer.status < 500 and answer.status not in RETRYABLE_STATUS:
+        report.error = _refusal(answer, f"{path} is unchanged")
+        if answer.status in (400, 413):
+            report.rejected.append(payload.id)
+            report.pending = 0
+    else:
+        report.error = SyncPending(
+            f"sync failed: {_describe(answer)} after {attempts} attempt(s)",
+            f"{path} is unchanged; run the same command again later",
+        )
+    return report
+
+
+def probe(settings: Settings, timeout: float = 5.0) -> Answer:
+    """One POST of a body the server must refuse (no lastUpdated): reachable, key checked, and
+    nothing stored. 400 means the endpoint and key are right; 401/403 means the key is not."""
+    check_sync_target(settings)
+    payload = model.Payload(body={"consolescrapeDoctor": True}, id="doctor-probe")
+    with _new_session() as session:
+        return _post_once(session, settings, payload, timeout)
+
+
+def ping_health(url: str, *, ok: bool, timeout: float = 5.0) -> bool:
+    """Best-effort dead-man's-switch ping (healthchecks.io style): URL, or URL/fail."""
+    import requests
+
+    target = url.rstrip("/") + ("" if ok else "/fail")
+    try:
+        with requests.get(
+            target, timeout=(timeout / 2, timeout / 2), allow_redirects=False, stream=True
+        ) as response:
+            return response.status_code < 400
+    except requests.exceptions.RequestException:
+        return False

@@ -1,0 +1,109 @@
+"""Shared fixtures: a hermetic home, the real test receiver, and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consolescrape.receiver import Receiver
+
+#: The API key used by every test; asserted absent from every captured output.
+SECRET_KEY = "sk-test-7Hq2-never-print-me-91c"
+
+SAMPLE = {
+    "currentSession": {"resetsIn": "2 hr 42 min", "percentageUsed": 47},
+    "weeklyLimits": {
+        "allModels": {"resetsIn": "Thu 7:00 AM", "percentageUsed": 31},
+        "sonnetOnly": {"resetsIn": "Sat 12:00 PM", "percentageUsed": 10},
+    },
+    "lastUpdated": "2026-11-29T01:17:41.123Z",
+    "isPartial": False,
+    "source": "page",
+}
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty CONSOLESCRAPE_HOME; the environment holds no consolescrape or sync settings."""
+    for name in list(os.environ):
+        if name.startswith(("CLAUDE_", "CONSOLESCRAPE_")):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    monkeypatch.setenv("CONSOLESCRAPE_HOME", str(home))
+    monkeypatch.chdir(tmp_path)  # no stray ./.env from the developer's checkout
+    return home
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver(api_key=SECRET_KEY) as server:
+        yield server
+
+
+CLI = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(home: Path) -> CLI:
+    """Run the real `consolescrape` in a subprocess; fail if the API key shows in its output."""
+
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+        timeout: float = 120,
+    ) -> Result:
+        full_env = {**os.environ, **(env or {})}
+        done = subprocess.run(
+            [sys.executable, "-m", "consolescrape", *args],
+            env=full_env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        for stream in (done.stdout, done.stderr):
+            assert SECRET_KEY not in stream, "the API key leaked into the output"
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+def sync_env(receiver: Receiver, **extra: str) -> dict[str, str]:
+    """Settings that point sync at the test receiver with the right key and a short deadline."""
+    return {
+        "CLAUDE_SYNC_URL": receiver.url,
+        "CLAUDE_SYNC_API_KEY": SECRET_KEY,
+        "CLAUDE_SYNC_DEADLINE": "8",
+        **extra,
+    }
+
+
+def write_snapshot(path: Path, doc: dict[str, Any] | None = None, **changes: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**(doc or SAMPLE), **changes}))
+    return path
+
+
+def file_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777

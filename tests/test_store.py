@@ -1,0 +1,128 @@
+"""Local files: atomic private writes, the outbox, state and the single-instance lock (SPEC §4)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE, file_mode
+
+from consolescrape import model, store
+from consolescrape.errors import Locked
+
+
+def snapshot(minute: int = 0) -> model.Snapshot:
+    return model.from_json(
+        {**SAMPLE, "lastUpdated": model.format_time(datetime(2026, 11, 29, 1, minute, tzinfo=UTC))}
+    )
+
+
+def test_write_private_creates_0600_file_and_0700_dir(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "data.json"
+    store.write_private(target, b"{}")
+    assert target.read_bytes() == b"{}"
+    assert file_mode(target) == 0o600
+    assert file_mode(target.parent) == 0o700
+
+
+def test_write_private_replaces_atomically_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    target = tmp_path / "data.json"
+    store.write_private(target, b"old")
+    store.write_private(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.json"]
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
+    target = tmp_path / "data.json"
+    store.write_private(target, b"previous")
+
+    with pytest.raises(TypeError):  # the write fails half-way: str is not bytes
+        store.write_private(target, "not bytes")  # type: ignore[arg-type]
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.json"]
+
+
+def test_existing_world_readable_dir_is_tightened(tmp_path: Path) -> None:
+    loose = tmp_path / "profile"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    store.private_dir(loose)
+    assert file_mode(loose) == 0o700
+
+
+def test_snapshot_round_trips_through_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "usage-data.json"
+    store.save_snapshot(path, snapshot())
+    assert store.load_snapshot(path) == snapshot()
+    assert file_mode(path) == 0o600
+    assert store.load_snapshot(tmp_path / "missing.json") is None
+
+
+def test_outbox_lists_oldest_first_and_keeps_each_id(tmp_path: Path) -> None:
+    outbox = store.Outbox(tmp_path / "outbox")
+    added = [outbox.add(snapshot(m), f"id{m:02d}")[0] for m in range(5)]
+    assert [i.id for i in outbox.pending()] == ["id00", "id01", "id02", "id03", "id04"]
+    assert outbox.pending()[0].load() == snapshot(0)
+    outbox.remove(added[0])
+    assert outbox.pending()[0].id == "id01"
+    assert all(file_mode(i.path) == 0o600 for i in outbox.pending())
+
+
+def test_outbox_cap_drops_the_oldest_and_reports_them(tmp_path: Path) -> None:
+    outbox = store.Outbox(tmp_path / "outbox", cap=3)
+    dropped = []
+    for m in range(5):
+        dropped += outbox.add(snapshot(m), f"id{m}")[1]
+    assert [i.id for i in dropped] == ["id0", "id1"]
+    assert [i.id for i in outbox.pending()] == ["id2", "id3", "id4"]
+
+
+def test_rejected_items_move_aside_with_their_reason(tmp_path: Path) -> None:
+    outbox = store.Outbox(tmp_path / "outbox")
+    item, _ = outbox.add(snapshot(), "abc")
+    moved = outbox.reject(item, "HTTP 400: Invalid data")
+    assert outbox.pending() == []
+    assert outbox.rejected() == [moved]
+    assert "Invalid data" in moved.with_suffix(".reason.json").read_text()
+
+
+def test_state_keeps_run_and_sync_separately(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store.record_outcome(path, "run", {"ok": True})
+    store.record_outcome(path, "sync", {"ok": False})
+    state = store.load_state(path)
+    assert state["run"]["ok"] is True and state["sync"]["ok"] is False
+    assert state["run"]["at"].endswith("Z")
+    assert file_mode(path) == 0o600
+
+
+def test_damaged_state_reads_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("{trunc")
+    assert store.load_state(path) == {}
+
+
+def test_lock_is_exclusive_across_processes_and_names_the_holder(tmp_path: Path) -> None:
+    lock = tmp_path / "run.lock"
+    code = (
+        "import sys; from pathlib import Path; from consolescrape import store\n"
+        "from consolescrape.errors import Locked\n"
+        "try:\n"
+        "    with store.hold_lock(Path(sys.argv[1])): print('got it')\n"
+        "except Locked as e: print(e.message)\n"
+    )
+    with store.hold_lock(lock):
+        other = subprocess.run(
+            [sys.executable, "-c", code, str(lock)], capture_output=True, text=True, check=True
+        )
+        assert f"pid {os.getpid()}" in other.stdout
+    again = subprocess.run(
+        [sys.executable, "-c", code, str(lock)], capture_output=True, text=True, check=True
+    )
+    assert again.stdout.strip() == "got it"
+    assert int(Locked("x").exit_code) == 8
