@@ -1,0 +1,273 @@
+"""The `consolescrape` command: options → the job → exit code. Nothing else lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from consolescrape.errors import ConsolescrapeError, ExitCode
+
+app = typer.Typer(
+    name="consolescrape",
+    help="Read your Claude plan usage limits (from cron) and send them to your own server.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals can hold the API key: never print them.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="Data directory [env CONSOLESCRAPE_HOME].", show_default=False),
+]
+EnvFileOpt = Annotated[
+    Path | None,
+    typer.Option("--env-file", help="Settings file (default ./.env, then <home>/.env)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON result object on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Debug detail, timings, tracebacks.")
+]
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", help="Usage page [env CONSOLESCRAPE_USAGE_URL].")
+]
+ProfileOpt = Annotated[
+    Path | None,
+    typer.Option("--profile-dir", help="Browser profile [env CONSOLESCRAPE_PROFILE_DIR]."),
+]
+
+
+@dataclass(frozen=True)
+class Common:
+    home: Path | None
+    env_file: Path | None
+    json: bool
+    quiet: bool
+    verbose: bool
+
+
+def _execute(
+    command: str, common: Common, flags: dict[str, Any], job: Callable[..., Any]
+) -> NoReturn:
+    """Load settings, run the job, report, and exit with the code SPEC §6 gives."""
+    from consolescrape import config
+    from consolescrape.output import Reporter, print_result
+
+    reporter = Reporter(quiet=common.quiet or common.json, verbose=common.verbose)
+    code, data, sync, error = ExitCode.OK, None, None, None
+    try:
+        settings = config.load({"home": common.home, **flags}, env_file=common.env_file)
+        outcome = job(settings, reporter)
+        code, data, sync = outcome.exit_code, outcome.data, outcome.sync
+        if outcome.error is not None:
+            reporter.error(outcome.error.message, outcome.error.advice)
+            error = {"message": outcome.error.message, "advice": outcome.error.advice}
+    except ConsolescrapeError as exc:
+        reporter.error(exc.message, exc.advice)
+        code, error = exc.exit_code, {"message": exc.message, "advice": exc.advice}
+    except KeyboardInterrupt:
+        reporter.error("interrupted")
+        code, error = ExitCode.INTERNAL, {"message": "interrupted"}
+    except Exception as exc:
+        reporter.exception(exc)
+        code, error = ExitCode.INTERNAL, {"message": f"internal error: {type(exc).__name__}"}
+    if common.json:
+        print_result(command, int(code), data=data, sync=sync, error=error)
+    raise typer.Exit(int(code))
+
+
+@app.command()
+def run(
+    url: UrlOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Where to save the snapshot.")
+    ] = None,
+    profile_dir: ProfileOpt = None,
+    headed: Annotated[bool, typer.Option("--headed", help="Show the browser window.")] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", help="Deadline of the browser phase, seconds (default 90).", min=1
+        ),
+    ] = None,
+    no_sync: Annotated[
+        bool, typer.Option("--no-sync", help="Queue the snapshot but do not send it now.")
+    ] = False,
+    home: HomeOpt = None,
+    env_file: EnvFileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Scrape the usage page once, save it, and sync it (the job cron runs).
+
+    \b
+    Usage: consolescrape run            (every 5 minutes from cron)
+           consolescrape run --no-sync --json
+    """
+    from consolescrape import jobs
+
+    options = jobs.RunOptions(url=url, output=output, headed=headed, no_sync=no_sync)
+    _execute(
+        "run",
+        Common(home, env_file, json, quiet, verbose),
+        {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url},
+        lambda settings, reporter: jobs.run(settings, options, reporter),
+    )
+
+
+@app.command()
+def sync(
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Send exactly this snapshot file (the outbox is untouched)."),
+    ] = None,
+    home: HomeOpt = None,
+    env_file: EnvFileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Send queued snapshots to CLAUDE_SYNC_URL, oldest first, or resend one file.
+
+    \b
+    Usage: consolescrape sync
+           consolescrape sync --file ~/.local/share/consolescrape/usage-data.json
+    """
+    from consolescrape import jobs
+
+    _execute(
+        "sync",
+        Common(home, env_file, json, quiet, verbose),
+        {},
+        lambda settings, reporter: jobs.sync(settings, file, reporter),
+    )
+
+
+@app.command()
+def login(
+    session_key_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--session-key-stdin",
+            help="Read a sessionKey cookie value from stdin instead of opening a window.",
+        ),
+    ] = False,
+    url: UrlOpt = None,
+    profile_dir: ProfileOpt = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="How long to wait for you to log in, seconds.")
+    ] = 300,
+    home: HomeOpt = None,
+    env_file: EnvFileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Log the browser profile in to claude.ai once; later runs reuse it.
+
+    \b
+    Usage: consolescrape login                 (opens a window; log in, it closes itself)
+           pass show claude/session | consolescrape login --session-key-stdin
+    """
+    from consolescrape import jobs
+
+    _execute(
+        "login",
+        Common(home, env_file, json, quiet, verbose),
+        {"profile_dir": profile_dir, "usage_url": url},
+        lambda settings, reporter: jobs.login(
+            settings, reporter, url=url, session_key_stdin=session_key_stdin, timeout=timeout
+        ),
+    )
+
+
+@app.command()
+def status(
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 9 when data is stale or the last run/sync failed.")
+    ] = False,
+    max_age: Annotated[
+        float, typer.Option("--max-age", help="Minutes after which data counts as stale.", min=0)
+    ] = 15,
+    home: HomeOpt = None,
+    env_file: EnvFileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Show the latest usage, its age, the last run and sync, and the outbox.
+
+    \b
+    Usage: consolescrape status
+           consolescrape status --check --max-age 20 || notify-send "consolescrape needs you"
+    """
+    from consolescrape import jobs
+
+    _execute(
+        "status",
+        Common(home, env_file, json, quiet, verbose),
+        {},
+        lambda settings, reporter: jobs.status(
+            settings, reporter, check=check, max_age=max_age * 60, as_json=json
+        ),
+    )
+
+
+@app.command()
+def doctor(
+    online: Annotated[
+        bool, typer.Option("--online", help="Also load the usage page once to check the login.")
+    ] = False,
+    home: HomeOpt = None,
+    env_file: EnvFileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Check the set-up (browser, driver, profile, sync URL and key, endpoint) and say what to fix.
+
+    \b
+    Usage: consolescrape doctor
+           consolescrape doctor --online
+    """
+    from consolescrape import jobs
+
+    _execute(
+        "doctor",
+        Common(home, env_file, json, quiet, verbose),
+        {},
+        lambda settings, reporter: jobs.doctor(settings, reporter, online=online),
+    )
+
+
+@app.command()
+def demo(
+    home: HomeOpt = None,
+    env_file: EnvFileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run the real pipeline against a bundled sample page and a local receiver.
+
+    Nothing leaves this machine and nothing of yours is touched: a temporary home is used
+    and removed, and both servers listen on 127.0.0.1 only.
+
+    \b
+    Usage: consolescrape demo
+    """
+    from consolescrape import demo as showcase
+
+    _execute("demo", Common(home, env_file, json, quiet, verbose), {}, showcase.demo)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,254 @@
+"""The `run`, `sync` and `login` jobs: lock → scrape → save → queue → deliver, with state kept."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from consolescrape import model, store
+from consolescrape.config import Settings
+from consolescrape.errors import CheckFailed, ConsolescrapeError, ExitCode, Locked, UsageError
+from consolescrape.output import Reporter
+
+
+@dataclass
+class Outcome:
+    """What a command ended with: its exit code, its data, and the error that set the code."""
+
+    exit_code: ExitCode = ExitCode.OK
+    data: Any = None
+    sync: dict[str, Any] | None = None
+    error: ConsolescrapeError | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    url: str | None = None
+    output: Path | None = None
+    headed: bool = False
+    no_sync: bool = False
+
+
+def _record(settings: Settings, command: str, outcome: Outcome, started: float) -> None:
+    message = outcome.error.message if outcome.error else outcome.extra.get("summary", "ok")
+    doc: dict[str, Any] = {
+        "ok": outcome.exit_code == ExitCode.OK,
+        "exitCode": int(outcome.exit_code),
+        "message": message,
+        "durations": {k: round(v, 3) for k, v in outcome.extra.get("durations", {}).items()},
+    }
+    doc["durations"]["total"] = round(time.monotonic() - started, 3)
+    if outcome.sync is not None:
+        doc["sync"] = outcome.sync
+    store.record_outcome(settings.state_file, command, doc)
+
+
+def _drain_into(outcome: Outcome, settings: Settings, reporter: Reporter) -> None:
+    from consolescrape import sync
+
+    started = time.monotonic()
+    try:
+        report = sync.drain(settings, log=reporter.debug, warn=reporter.warn)
+    except ConsolescrapeError as exc:
+        outcome.error, outcome.exit_code = exc, exc.exit_code
+        outcome.sync = {"error": exc.message}
+        return
+    finally:
+        outcome.extra.setdefault("durations", {})["sync"] = time.monotonic() - started
+    outcome.sync = report.to_json()
+    for hint in report.hints:
+        reporter.warn(hint)
+    if report.error is not None:
+        outcome.error, outcome.exit_code = report.error, report.exit_code
+
+
+def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
+    """One cron tick: scrape once, save, queue and deliver (SPEC §2 `run`), then the health ping."""
+    try:
+        outcome = _run(settings, options, reporter)
+    except Locked:
+        raise  # the run that holds the lock will ping; an overlap is not a failure
+    except BaseException:
+        _ping(settings, reporter, ok=False)
+        raise
+    _ping(settings, reporter, ok=outcome.exit_code == ExitCode.OK)
+    return outcome
+
+
+def _ping(settings: Settings, reporter: Reporter, *, ok: bool) -> None:
+    if settings.healthcheck_url:
+        from consolescrape import sync
+
+        if not sync.ping_health(settings.healthcheck_url, ok=ok):
+            reporter.warn("health ping failed (the run's result is unchanged)")
+
+
+def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
+    from consolescrape import browser
+
+    started = time.monotonic()
+    outcome = Outcome()
+    with store.hold_lock(settings.lock_file):
+        try:
+            snapshot = browser.scrape(
+                settings, url=options.url, headed=options.headed, log=reporter.debug
+            )
+        except ConsolescrapeError as exc:
+            outcome.error, outcome.exit_code = exc, exc.exit_code
+            _record(settings, "run", outcome, started)
+            raise
+        except BaseException as exc:
+            outcome.error = ConsolescrapeError(f"{type(exc).__name__}: {exc}")
+            outcome.exit_code = ExitCode.INTERNAL
+            _record(settings, "run", outcome, started)
+            raise
+        outcome.extra["durations"] = {"browser": time.monotonic() - started}
+        target = options.output or settings.data_file
+        store.save_snapshot(target, snapshot)
+        outcome.data = model.to_json(snapshot)
+        tail = _queue_and_send(snapshot, settings, options, reporter, outcome)
+        outcome.extra["summary"] = f"{model.summary(snapshot)} · {tail}"
+        _record(settings, "run", outcome, started)
+    if outcome.error is None:
+        reporter.info(outcome.extra["summary"])
+    else:
+        reporter.warn(outcome.extra["summary"])
+    return outcome
+
+
+def _queue_and_send(
+    snapshot: model.Snapshot,
+    settings: Settings,
+    options: RunOptions,
+    reporter: Reporter,
+    outcome: Outcome,
+) -> str:
+    """Put the snapshot in the outbox and drain it; returns the summary's sync phrase."""
+    if settings.api_key is None:
+        reporter.info("sync skipped: CLAUDE_SYNC_API_KEY is not set (data saved locally only)")
+        return "saved (sync not configured)"
+    payload = model.to_payload(snapshot, settings.model_row)
+    problems = model.validate_payload(payload.body)
+    if problems:
+        reporter.warn("nothing the server would accept was found: " + "; ".join(problems))
+        return "saved, not queued"
+    outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
+    _, dropped = outbox.add(snapshot, payload.id)
+    if dropped:
+        reporter.warn(
+            f"outbox over its cap of {outbox.cap}: dropped the {len(dropped)} oldest snapshot(s)"
+        )
+    if options.no_sync:
+        if payload.hint:
+            reporter.warn(payload.hint)
+        return f"queued ({len(outbox.pending())} pending, --no-sync)"
+    _drain_into(outcome, settings, reporter)
+    if outcome.error is None:
+        return "synced"
+    if outcome.exit_code == ExitCode.SYNC_PENDING:
+        return f"sync pending ({len(outbox.pending())} queued)"
+    return "not synced"
+
+
+def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:
+    """`consolescrape sync`: drain the outbox, or resend exactly one file."""
+    from consolescrape import sync as delivery
+
+    started = time.monotonic()
+    outcome = Outcome()
+    if file is not None:
+        # Validate before taking the lock or touching the network: a bad file is exit 2.
+        delivery.load_file_payload(file, settings.model_row)
+    with store.hold_lock(settings.lock_file):
+        if file is not None:
+            report = delivery.send_file(settings, file, log=reporter.debug)
+            outcome.sync = report.to_json()
+            for hint in report.hints:
+                reporter.warn(hint)
+            if report.error is not None:
+                outcome.error, outcome.exit_code = report.error, report.exit_code
+        else:
+            _drain_into(outcome, settings, reporter)
+        sent = (outcome.sync or {}).get("sent", 0)
+        if outcome.error is None:
+            if sent:
+                outcome.extra["summary"] = f"synced {sent} snapshot(s)"
+            else:
+                outcome.extra["summary"] = "nothing to sync"
+        _record(settings, "sync", outcome, started)
+    if outcome.error is None:
+        reporter.info(outcome.extra["summary"])
+    return outcome
+
+
+def login(
+    settings: Settings,
+    reporter: Reporter,
+    *,
+    url: str | None,
+    session_key_stdin: bool,
+    timeout: float,
+) -> Outcome:
+    """Log the persistent profile in: interactively, or from a sessionKey on stdin."""
+    from consolescrape import browser
+
+    with store.hold_lock(settings.lock_file):
+        if session_key_stdin:
+            value = sys.stdin.readline().strip()
+            if not value:
+                raise UsageError("--session-key-stdin: nothing was read from standard input")
+            browser.login_with_session_key(settings, value, url=url, log=reporter.debug)
+        else:
+            browser.login_interactive(settings, url=url, timeout=timeout, log=reporter.info)
+    reporter.info(f"logged in: the profile at {settings.profile} can read the usage page")
+    return Outcome(data={"profile": str(settings.profile)})
+
+
+def status(
+    settings: Settings, reporter: Reporter, *, check: bool, max_age: float, as_json: bool
+) -> Outcome:
+    """`consolescrape status`: show; with --check, a problem is exit 9."""
+    from consolescrape import status as view
+
+    found = view.collect(settings, max_age=max_age)
+    if not as_json:
+        view.render(found, reporter.console)
+    outcome = Outcome(data=view.to_json(found))
+    if check and found.problems:
+        what = "; ".join(problem for problem, _ in found.problems)
+        outcome.error = CheckFailed(what, found.problems[0][1])
+        outcome.exit_code = outcome.error.exit_code
+    return outcome
+
+
+def doctor(settings: Settings, reporter: Reporter, *, online: bool) -> Outcome:
+    """`consolescrape doctor`: every check with ✓/✗ and its fix; exit 9 if a required one fails."""
+    from consolescrape import doctor as checks
+
+    results = checks.run_checks(settings, online=online)
+    for check in results:
+        mark = "✓" if check.ok else ("✗" if check.required else "!")
+        reporter.console.print(f"{mark} {check.name}: {check.detail}", markup=False)
+        if not check.ok and check.fix:
+            reporter.console.print(f"    fix: {check.fix}", markup=False)
+    if reporter.verbose:
+        for name, value, origin in checks.resolved_settings(settings):
+            reporter.console.print(f"  {name}={value}  ({origin})", markup=False)
+    failed = [c for c in results if c.required and not c.ok]
+    outcome = Outcome(
+        data={
+            "checks": [c.to_json() for c in results],
+            "settings": {name: value for name, value, _ in checks.resolved_settings(settings)},
+        }
+    )
+    if failed:
+        outcome.error = CheckFailed(
+            f"{len(failed)} check(s) failed: {', '.join(c.name for c in failed)}",
+            failed[0].fix or None,
+        )
+        outcome.exit_code = outcome.error.exit_code
+    return outcome
