@@ -1,0 +1,579 @@
+"""Real headless Chromium against the stand-in site on 127.0.0.1: every page, every failure.
+
+No mocks: each test launches the browser through `consolescrape.browser` as `run` does. One
+stand-in site and one logged-in profile are shared by the module to keep it fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consolescrape import browser
+from consolescrape.config import Settings
+from consolescrape.errors import ConfigError, LoggedOut, ScrapeFailed, UsageError
+from consolescrape.model import Snapshot
+from consolescrape.standin import SAMPLE_DIR, SAMPLE_PAGE, StandIn
+
+KEY = "browser-test-session-4711"
+PAGES = Path(__file__).parent / "pages"
+DRIVER = shutil.which("chromedriver")
+ROOT = Path(__file__).resolve().parent.parent
+
+SAMPLE = {
+    "currentSession": ("2 hr 42 min", 47),
+    "allModels": ("Thu 7:00 AM", 31),
+    "sonnetOnly": ("Sat 12:00 PM", 10),
+}
+
+
+def make_settings(home: Path, **changes: Any) -> Settings:
+    """Settings for a test home; the driver pinned like a user's CONSOLESCRAPE_CHROMEDRIVER."""
+    values: dict[str, Any] = {"chromedriver": Path(DRIVER) if DRIVER else None, "timeout": 30.0}
+    return Settings(home=home, **{**values, **changes})
+
+
+def limits(snapshot: Snapshot) -> dict[str, tuple[str, int | float]]:
+    found = {}
+    if snapshot.session is not None:
+        found["currentSession"] = (snapshot.session.resets_in, snapshot.session.percentage_used)
+    for key, limit in snapshot.weekly.items():
+        found[key] = (limit.resets_in, limit.percentage_used)
+    return found
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- processes, seen from outside ----------------------------------------------------------------
+
+
+def _proc(pid: int, name: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it holds nothing)."""
+    stat = _proc(pid, "stat").decode(errors="replace")
+    return bool(stat) and stat[stat.rfind(")") + 2 :][:1] not in ("Z", "X")
+
+
+def on_profile(profile: Path) -> list[int]:
+    """Live processes whose command line uses `profile` as Chrome's user data dir."""
+    flag = f"--user-data-dir={profile}".encode()
+    return [
+        int(entry)
+        for entry in os.listdir("/proc")
+        if entry.isdigit()
+        and flag in _proc(int(entry), "cmdline").split(b"\0")
+        and alive(int(entry))
+    ]
+
+
+def children_named(pid: int, name: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _proc(int(entry), "stat").decode(errors="replace")
+        if stat and f"({name})" in stat and int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    until = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > until:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[StandIn]:
+    with StandIn(session_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh_site(site: StandIn) -> Iterator[None]:
+    site.reset()
+    yield
+    site.reset()
+
+
+@pytest.fixture(scope="module")
+def hanging() -> Iterator[StandIn]:
+    """A site whose usage page never answers."""
+    with StandIn(session_key=KEY, hang=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def logged_in(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A home whose profile holds the stand-in's session cookie."""
+    settings = make_settings(tmp_path_factory.mktemp("logged-in"))
+    browser.login_with_session_key(settings, KEY, url=site.url)
+    return settings
+
+
+def scrape(settings: Settings, site: StandIn, **changes: Any) -> Snapshot:
+    return browser.scrape(dataclasses.replace(settings, **changes), url=site.url)
+
+
+# --- what the pages say --------------------------------------------------------------------------
+
+PAGE_CASES = {
+    "sample (Max, meters, sidebar with '0% used')": (SAMPLE_PAGE, "Sonnet", SAMPLE, False),
+    "Team layout": (
+        PAGES / "team.html",
+        "Sonnet",
+        {
+            "currentSession": ("3 hr 5 min", 12),
+            "allModels": ("Mon 9:00 AM", 40),
+            "sonnetOnly": ("Mon 9:00 AM", 22),
+        },
+        False,
+    ),
+    "legacy progressbar, Opus row": (
+        PAGES / "progressbar.html",
+        "Opus",
+        {
+            "currentSession": ("29 min", 5),
+            "allModels": ("Tue 5:00 PM", 64),
+            "opusOnly": ("Tue 5:00 PM", 88),
+        },
+        False,
+    ),
+    "24-hour clock": (
+        PAGES / "clock24.html",
+        "Sonnet",
+        {
+            "currentSession": ("18 hr 9 min", 73),
+            "allModels": ("Fri 19:00", 55),
+            "sonnetOnly": ("Sat, Aug 1", 3),
+        },
+        False,
+    ),
+    "text running together": (
+        PAGES / "runtogether.html",
+        "Sonnet",
+        {
+            "currentSession": ("2 hr 53 min", 97),
+            "allModels": ("Mar 1", 43),
+            "sonnetOnly": ("Mar 2", 9),
+        },
+        False,
+    ),
+    "nothing used yet": (
+        PAGES / "unused.html",
+        "Sonnet",
+        {
+            "currentSession": ("Starts when a message is sent", 0),
+            "allModels": ("Thu 7:00 AM", 2),
+            "sonnetOnly": ("You haven’t used Sonnet yet", 0),
+        },
+        False,
+    ),
+    "session only": (
+        PAGES / "session_only.html",
+        "Sonnet",
+        {"currentSession": ("1 hr", 81)},
+        True,
+    ),
+    "Fable row, Sonnet configured": (
+        PAGES / "fable.html",
+        "Sonnet",
+        {
+            "currentSession": ("4 hr 10 min", 30),
+            "allModels": ("Wed 8:00 AM", 18),
+            "fableOnly": ("Wed 8:00 AM", 26),
+        },
+        True,
+    ),
+    "Fable row, Fable configured": (
+        PAGES / "fable.html",
+        "Fable",
+        {
+            "currentSession": ("4 hr 10 min", 30),
+            "allModels": ("Wed 8:00 AM", 18),
+            "fableOnly": ("Wed 8:00 AM", 26),
+        },
+        False,
+    ),
+    "content rendered 1.5 s after load": (
+        PAGES / "late.html",
+        "Sonnet",
+        {
+            "currentSession": ("4 hr 1 min", 62),
+            "allModels": ("Thu 7:00 AM", 35),
+            "sonnetOnly": ("Sat 12:00 PM", 12),
+        },
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("page", "model_row", "expected", "partial"), PAGE_CASES.values(), ids=PAGE_CASES.keys()
+)
+def test_page_reads_as_expected(
+    site: StandIn,
+    logged_in: Settings,
+    page: Path,
+    model_row: str,
+    expected: dict[str, tuple[str, int]],
+    partial: bool,
+) -> None:
+    site.set_page(page)
+    began = time.monotonic()
+    snapshot = scrape(logged_in, site, model_row=model_row)
+    # A partial page settles within a second or so; it must not run into the deadline.
+    assert time.monotonic() - began < 10
+    assert limits(snapshot) == expected
+    assert snapshot.source == "page"
+    assert snapshot.is_partial is partial
+    if partial:
+        assert snapshot.extraction_errors
+
+
+def test_sample_resets_are_resolved_to_absolute_times(site: StandIn, logged_in: Settings) -> None:
+    before = datetime.now(UTC)
+    snapshot = scrape(logged_in, site)
+    assert snapshot.session is not None and snapshot.session.resets_at is not None
+    expected = before + timedelta(hours=2, minutes=42)
+    assert abs(snapshot.session.resets_at - expected) < timedelta(seconds=60)
+    assert snapshot.weekly["allModels"].resets_at is not None
+    assert before <= snapshot.last_updated <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("redirect_to", ["/new#settings/usage", "/new"])
+def test_usage_shown_as_a_panel_over_the_chat_page(
+    site: StandIn, logged_in: Settings, redirect_to: str
+) -> None:
+    """/settings/usage → /new#settings/usage; when the hash is lost, the route is tried."""
+    site.configure(redirect_to=redirect_to)
+    assert limits(scrape(logged_in, site)) == SAMPLE
+    assert "/new" in site.paths()
+
+
+# --- the JSON endpoint first ---------------------------------------------------------------------
+
+
+def test_endpoint_fills_a_page_whose_rows_are_empty(site: StandIn, logged_in: Settings) -> None:
+    now = datetime.now(UTC)
+    site.set_page(PAGES / "api_only.html")
+    site.set_api(
+        {
+            "limits": [
+                {
+                    "kind": "session",
+                    "percent": 23,
+                    "resets_at": iso(now + timedelta(hours=2, minutes=30, seconds=40)),
+                },
+                {"kind": "weekly_all", "percent": 41.0, "resets_at": iso(now + timedelta(days=3))},
+                {
+                    "kind": "weekly_scoped",
+                    "scope": {"model": {"display_name": "Sonnet"}},
+                    "percent": 0,
+                    "resets_at": None,
+                },
+            ]
+        }
+    )
+    snapshot = scrape(logged_in, site)
+    assert snapshot.source == "api"
+    found = limits(snapshot)
+    assert found["currentSession"] == ("2 hr 30 min", 23)
+    assert found["allModels"][1] == 41
+    assert found["sonnetOnly"] == ("You haven’t used Sonnet yet", 0)
+    assert not snapshot.is_partial
+    # The chat organization was asked, not the API-only one listed first.
+    assert "/api/organizations/org-1/usage" in site.paths()
+    assert "/api/organizations/org-0/usage" not in site.paths()
+
+
+def test_endpoint_older_fields_are_read_too(site: StandIn, logged_in: Settings) -> None:
+    later = iso(datetime.now(UTC) + timedelta(hours=4))
+    site.set_page(PAGES / "api_only.html")
+    site.set_api(
+        {
+            "five_hour": {"utilization": "12.5", "resets_at": later},
+            "seven_day": {"utilization": 40, "resets_at": later},
+            "seven_day_sonnet": {"utilization": 3.0, "resets_at": later},
+        }
+    )
+    snapshot = scrape(logged_in, site)
+    assert snapshot.source == "api"
+    assert {k: v[1] for k, v in limits(snapshot).items()} == {
+        "currentSession": 12.5,
+        "allModels": 40,
+        "sonnetOnly": 3,
+    }
+
+
+def test_endpoint_error_falls_back_to_the_page_text(site: StandIn, logged_in: Settings) -> None:
+    site.set_api({"type": "error", "error": {"type": "api_error"}}, status=500)
+    snapshot = scrape(logged_in, site)
+    assert snapshot.source == "page"
+    assert limits(snapshot) == SAMPLE
+
+
+def test_endpoint_answer_without_limits_falls_back_to_the_page(
+    site: StandIn, logged_in: Settings
+) -> None:
+    site.set_api({"something": "else"})
+    snapshot = scrape(logged_in, site)
+    assert snapshot.source == "page"
+    assert limits(snapshot) == SAMPLE
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+def test_page_without_limits_is_a_failure_with_debug_files(
+    site: StandIn, logged_in: Settings
+) -> None:
+    site.set_page(PAGES / "no_limits.html")
+    with pytest.raises(ScrapeFailed, match="no usage section"):
+        scrape(logged_in, site)
+    page = logged_in.debug_dir / "page.html"
+    assert "Usage details are available on paid plans" in page.read_text()
+
+
+def test_empty_rows_without_the_endpoint_are_a_failure(site: StandIn, logged_in: Settings) -> None:
+    site.set_page(PAGES / "api_only.html")
+    with pytest.raises(ScrapeFailed, match="no usage section"):
+        scrape(logged_in, site)
+
+
+def test_logged_out_profile_asks_for_login_and_saves_debug_files(
+    site: StandIn, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    with pytest.raises(LoggedOut) as raised:
+        browser.scrape(settings, url=site.url)
+    assert "consolescrape login" in (raised.value.advice or "")
+    page, shot = settings.debug_dir / "page.html", settings.debug_dir / "screenshot.png"
+    assert "Log in or sign up" in page.read_text()
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    assert page.stat().st_mode & 0o777 == 0o600
+    assert shot.stat().st_mode & 0o777 == 0o600
+    assert settings.profile.stat().st_mode & 0o777 == 0o700
+
+
+def test_bot_check_is_not_reported_as_logged_out(site: StandIn, logged_in: Settings) -> None:
+    site.configure(bot_check=True)
+    with pytest.raises(ScrapeFailed, match="bot check") as raised:
+        scrape(logged_in, site)
+    assert not isinstance(raised.value, LoggedOut)
+    assert "consolescrape login" in (raised.value.advice or "")
+    page = logged_in.debug_dir / "page.html"
+    assert "Just a moment..." in page.read_text()
+    assert page.stat().st_mode & 0o777 == 0o600
+
+
+def test_hanging_page_ends_at_the_deadline(hanging: StandIn, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, timeout=5.0)
+    began = time.monotonic()
+    with pytest.raises(ScrapeFailed, match="timeout"):
+        browser.scrape(settings, url=hanging.url)
+    assert time.monotonic() - began < 5.0 + 3
+    assert on_profile(settings.profile) == []
+
+
+def test_hung_renderer_is_killed_at_the_deadline(site: StandIn, logged_in: Settings) -> None:
+    """A page whose script never yields blocks chromedriver itself: the watchdog ends it."""
+    site.set_page(PAGES / "busy.html")
+    began = time.monotonic()
+    with pytest.raises(ScrapeFailed, match="time"):
+        scrape(logged_in, site, timeout=5.0)
+    assert time.monotonic() - began < 5.0 + 3
+    assert on_profile(logged_in.profile) == []
+
+
+# --- logging in ----------------------------------------------------------------------------------
+
+
+def test_session_key_login_then_scrape(site: StandIn, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home")
+    logs: list[str] = []
+    browser.login_with_session_key(settings, KEY, url=site.url, log=logs.append)
+    assert settings.profile.stat().st_mode & 0o777 == 0o700
+    assert limits(browser.scrape(settings, url=site.url, log=logs.append)) == SAMPLE
+    assert not any(KEY in line for line in logs)
+    agents = {seen.user_agent for seen in site.requests}
+    assert agents and all("Chrome/" in a and "HeadlessChrome" not in a for a in agents)
+    assert on_profile(settings.profile) == []
+
+
+def test_wrong_session_key_is_logged_out_without_showing_the_key(
+    site: StandIn, tmp_path: Path
+) -> None:
+    wrong = "wrong-key-do-not-print-8842"
+    with pytest.raises(LoggedOut) as raised:
+        browser.login_with_session_key(make_settings(tmp_path), wrong, url=site.url)
+    assert wrong not in str(raised.value) and wrong not in (raised.value.advice or "")
+
+
+def test_session_key_that_no_cookie_can_hold_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as raised:
+        browser.login_with_session_key(make_settings(tmp_path), 'abc; "def"', url="http://x/")
+    assert "abc" not in str(raised.value)
+
+
+def test_visible_browser_without_a_display_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(ConfigError) as raised:
+        browser.login_interactive(make_settings(tmp_path), url="http://127.0.0.1:9/", timeout=5)
+    assert "--session-key-stdin" in (raised.value.advice or "")
+    with pytest.raises(ConfigError):
+        browser.scrape(make_settings(tmp_path), url="http://127.0.0.1:9/", headed=True)
+
+
+# --- processes left behind -----------------------------------------------------------------------
+
+CHILD = """
+import sys
+from pathlib import Path
+from consolescrape import browser
+from consolescrape.config import Settings
+home, url, driver = sys.argv[1:4]
+browser.scrape(Settings(home=Path(home), chromedriver=Path(driver), timeout=60.0), url=url)
+"""
+
+
+def start_child(home: Path, site: StandIn, **env: str) -> subprocess.Popen[bytes]:
+    """A Python process scraping `site` (the hanging one) until its page request has arrived."""
+    asked = len(site.paths())
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(home), site.url, str(DRIVER)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_until(lambda: len(site.paths()) > asked, 30, "the child's browser to ask for the page")
+    return child
+
+
+def test_killed_run_leaves_processes_that_the_next_run_clears(
+    site: StandIn, hanging: StandIn, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    browser.login_with_session_key(settings, KEY, url=site.url)
+    child = start_child(settings.home, hanging)
+    drivers = children_named(child.pid, "chromedriver")
+    child.kill()
+    child.wait(10)
+    # What SPEC §6 measured: SIGKILL leaves chromedriver and Chrome running on the profile.
+    assert on_profile(settings.profile), "expected Chrome to outlive its killed parent"
+    assert os.path.lexists(settings.profile / "SingletonLock")
+    assert limits(browser.scrape(settings, url=site.url)) == SAMPLE
+    assert on_profile(settings.profile) == []
+    assert drivers and not any(alive(pid) for pid in drivers)
+
+
+def test_terminated_run_leaves_nothing_and_hides_the_key(hanging: StandIn, tmp_path: Path) -> None:
+    secret = "sk-browser-test-never-in-chrome"
+    child = start_child(tmp_path, hanging, CLAUDE_SYNC_API_KEY=secret, OTHER_API_KEY="x")
+    drivers = children_named(child.pid, "chromedriver")
+    chromes = on_profile(tmp_path / "profile")
+    assert drivers and chromes
+    for pid in drivers:
+        assert b"API_KEY" not in _proc(pid, "environ")
+    for pid in chromes:
+        environ = _proc(pid, "environ")
+        assert b"CLAUDE_SYNC_API_KEY" not in environ and secret.encode() not in environ
+    child.send_signal(signal.SIGTERM)
+    began = time.monotonic()
+    assert child.wait(15) == 128 + signal.SIGTERM
+    assert time.monotonic() - began < 8
+    assert on_profile(tmp_path / "profile") == []
+    assert not any(alive(pid) for pid in drivers)
+
+
+def test_stale_lock_from_a_dead_process_or_another_host_is_cleared(tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    for target in (f"{socket.gethostname()}-999999", "other-host-4242"):
+        os.symlink(target, profile / "SingletonLock")
+        os.symlink("123", profile / "SingletonCookie")
+        os.symlink("/tmp/gone/SingletonSocket", profile / "SingletonSocket")
+        logs: list[str] = []
+        browser.cleanup_profile(profile, log=logs.append)
+        assert not any(os.path.lexists(profile / n) for n in browser.SINGLETON_FILES)
+        assert any("stale SingletonLock" in line for line in logs)
+    assert any("another host" in line for line in logs)
+
+
+# --- set-up --------------------------------------------------------------------------------------
+
+
+def test_configured_paths_that_do_not_exist_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="CONSOLESCRAPE_CHROME_BINARY"):
+        browser.find_browser(make_settings(tmp_path, chrome_binary=tmp_path / "no-chrome"))
+    with pytest.raises(ConfigError, match="CONSOLESCRAPE_CHROMEDRIVER"):
+        browser.find_browser(make_settings(tmp_path, chromedriver=tmp_path / "no-driver"))
+
+
+def test_importing_the_module_does_not_import_selenium() -> None:
+    code = "import sys, consolescrape.browser; sys.exit('selenium' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
+
+
+def test_bundled_pages_exist() -> None:
+    for name in ("usage.html", "login.html", "bot_check.html", "new.html"):
+        assert (SAMPLE_DIR / name).is_file()
+
+
+# --- the interactive login's waiting (headless here: this machine has no display) ---------------
+
+
+@pytest.fixture
+def without_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run login_interactive headless: the visible window is the one thing a test cannot show."""
+    monkeypatch.setattr(browser, "_check_display", lambda advice: None)
+    flags = browser._chrome_flags
+    monkeypatch.setattr(
+        browser, "_chrome_flags", lambda profile, headed: flags(profile, headed=False)
+    )
+
+
+@pytest.mark.usefixtures("without_window")
+def test_interactive_login_ends_when_the_usage_page_shows(
+    site: StandIn, logged_in: Settings
+) -> None:
+    site.configure(redirect_to="/new")  # lands on the chat page: the panel route is tried
+    logs: list[str] = []
+    browser.login_interactive(logged_in, url=site.url, timeout=20, log=logs.append)
+    assert "/new" in site.paths()
+    assert any("usage page shows" in line for line in logs)
+
+
+@pytest.mark.usefixtures("without_window")
+def test_interactive_login_that_never_happens_times_out(site: StandIn, tmp_path: Path) -> None:
+    with pytest.raises(LoggedOut, match="did not show within 2 s"):
+        browser.login_interactive(make_settings(tmp_path), url=site.url, timeout=2)
