@@ -203,7 +203,11 @@ def login(
                 raise UsageError("--session-key-stdin: nothing was read from standard input")
             browser.login_with_session_key(settings, value, url=url, log=reporter.debug)
         else:
-            browser.login_interactive(settings, url=url, timeout=timeout, log=reporter.info)
+            reporter.info(
+                f"a browser window opens on the usage page: log in there (within {timeout:g} s); "
+                "it closes by itself once the usage page shows"
+            )
+            browser.login_interactive(settings, url=url, timeout=timeout, log=reporter.debug)
     reporter.info(f"logged in: the profile at {settings.profile} can read the usage page")
     return Outcome(data={"profile": str(settings.profile)})
 

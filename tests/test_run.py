@@ -1,0 +1,264 @@
+"""`consolescrape run` and `login` end to end: the real CLI, real headless Chromium, the local
+stand-in site and the real receiver (SPEC §2, §4, §6)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import CLI, SECRET_KEY, file_mode, sync_env
+
+from consolescrape.receiver import Fault, Receiver
+from consolescrape.standin import StandIn
+
+SESSION_KEY = "sk-ant-sid01-test-session-cookie-value"
+
+
+def browser_processes(profile: Path) -> list[int]:
+    """Pids of Chrome/chromedriver processes whose command line names `profile`."""
+    found = []
+    needle = str(profile).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+        except OSError:
+            continue
+        if needle in cmdline and b"python" not in cmdline.split(b"\0")[0]:
+            found.append(int(entry))
+    return found
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[StandIn]:
+    with StandIn(session_key=SESSION_KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def profile(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One logged-in profile shared by the tests of this module (they run one at a time)."""
+    path = tmp_path_factory.mktemp("shared") / "profile"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "consolescrape",
+            "login",
+            "--session-key-stdin",
+            "--url",
+            site.url,
+            "--profile-dir",
+            str(path),
+            "--home",
+            str(path.parent / "home"),
+        ],
+        input=SESSION_KEY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert SESSION_KEY not in done.stdout + done.stderr
+    return path
+
+
+@pytest.fixture
+def env(site: StandIn, profile: Path, home: Path) -> Iterator[dict[str, str]]:
+    site.reset()
+    yield {
+        "CONSOLESCRAPE_USAGE_URL": site.url,
+        "CONSOLESCRAPE_PROFILE_DIR": str(profile),
+        "CONSOLESCRAPE_TIMEOUT": "30",
+    }
+    site.reset()
+    assert browser_processes(profile) == [], "a Chrome or chromedriver outlived the command"
+
+
+def test_logged_out_profile_exits_3_and_says_to_log_in(
+    cli: CLI, site: StandIn, home: Path, tmp_path: Path
+) -> None:
+    result = cli("run", env={"CONSOLESCRAPE_USAGE_URL": site.url})
+    assert result.code == 3
+    assert "consolescrape login" in result.stderr
+    assert not (home / "usage-data.json").exists()
+    assert browser_processes(home / "profile") == []
+
+
+def test_login_from_stdin_then_run_saves_the_page(cli: CLI, site: StandIn, home: Path) -> None:
+    url = {"CONSOLESCRAPE_USAGE_URL": site.url}
+    result = cli("login", "--session-key-stdin", stdin=SESSION_KEY + "\n", env=url)
+    assert result.code == 0, result.stderr
+    assert SESSION_KEY not in result.stdout + result.stderr
+    assert file_mode(home / "profile") == 0o700
+    result = cli("run", env=url)
+    assert result.code == 0, result.stderr
+    saved = json.loads((home / "usage-data.json").read_text())
+    assert saved["currentSession"]["percentageUsed"] == 47
+    assert saved["weeklyLimits"]["allModels"]["percentageUsed"] == 31
+    assert saved["weeklyLimits"]["sonnetOnly"]["percentageUsed"] == 10
+    assert saved["source"] == "page" and saved["isPartial"] is False
+    assert file_mode(home / "usage-data.json") == 0o600
+    assert "session 47%" in result.stderr and "sync not configured" in result.stderr
+    assert not (home / "outbox").exists(), "without a key nothing is queued"
+
+
+def test_wrong_session_key_exits_3(cli: CLI, site: StandIn, home: Path) -> None:
+    url = {"CONSOLESCRAPE_USAGE_URL": site.url}
+    result = cli("login", "--session-key-stdin", stdin="not-the-key\n", env=url)
+    assert result.code == 3
+    assert "not-the-key" not in result.stdout + result.stderr
+
+
+def test_run_and_sync_end_to_end(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    result = cli("run", "--json", env={**env, **sync_env(receiver)})
+    assert result.code == 0, result.stderr
+    doc = result.json
+    assert doc["ok"] is True and doc["command"] == "run" and doc["sync"]["sent"] == 1
+    [got] = receiver.accepted
+    assert got.header("X-API-Key") == SECRET_KEY
+    assert set(got.json) == {"currentSession", "weeklyLimits", "lastUpdated", "isPartial"}
+    assert got.json["weeklyLimits"]["sonnetOnly"]["percentageUsed"] == 10
+    assert list((home / "outbox").glob("*.json")) == []
+    state = json.loads((home / "state.json").read_text())
+    assert state["run"]["ok"] is True and state["run"]["durations"]["browser"] > 0
+
+
+def test_api_source_is_preferred_when_the_endpoint_answers(
+    cli: CLI, env: dict[str, str], site: StandIn, home: Path
+) -> None:
+    site.set_api(
+        {
+            "five_hour": {"utilization": 12, "resets_at": "2099-01-01T00:00:00Z"},
+            "seven_day": {"utilization": "55.5", "resets_at": "2099-01-02T00:00:00Z"},
+            "seven_day_sonnet": {"utilization": 3.0, "resets_at": None},
+        }
+    )
+    assert cli("run", env=env).code == 0
+    saved = json.loads((home / "usage-data.json").read_text())
+    assert saved["source"] == "api"
+    assert saved["currentSession"]["percentageUsed"] == 12
+    assert saved["weeklyLimits"]["allModels"]["percentageUsed"] == 55.5
+    assert saved["currentSession"]["resetsAt"] == "2099-01-01T00:00:00.000Z"
+
+
+def test_outage_keeps_the_snapshot_queued_and_exit_5_then_sync_delivers(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    receiver.script(*[Fault.answer(503)] * 50)
+    result = cli("run", env={**env, **sync_env(receiver, CLAUDE_SYNC_DEADLINE="2")})
+    assert result.code == 5
+    assert (home / "usage-data.json").exists()
+    assert len(list((home / "outbox").glob("*.json"))) == 1
+    receiver.script()
+    receiver_ok = Receiver(api_key=SECRET_KEY).start()
+    try:
+        assert cli("sync", env=sync_env(receiver_ok)).code == 0
+        assert len(receiver_ok.accepted) == 1
+    finally:
+        receiver_ok.stop()
+    assert list((home / "outbox").glob("*.json")) == []
+
+
+def test_no_sync_queues_for_a_later_sync(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    result = cli("run", "--no-sync", env={**env, **sync_env(receiver)})
+    assert result.code == 0
+    assert receiver.received == []
+    assert len(list((home / "outbox").glob("*.json"))) == 1
+    assert cli("sync", env=sync_env(receiver)).code == 0
+    assert len(receiver.accepted) == 1
+
+
+def test_bot_check_is_exit_4_not_a_logout_and_keeps_old_data(
+    cli: CLI, env: dict[str, str], site: StandIn, home: Path
+) -> None:
+    assert cli("run", env=env).code == 0
+    before = (home / "usage-data.json").read_bytes()
+    site.configure(bot_check=True)
+    result = cli("run", env=env)
+    assert result.code == 4
+    assert "bot check" in result.stderr.lower() or "human" in result.stderr.lower()
+    assert "consolescrape login" not in result.stderr.split("fix:")[0]
+    assert (home / "usage-data.json").read_bytes() == before
+    debug = sorted(p.name for p in (home / "debug").iterdir())
+    assert "page.html" in debug and "screenshot.png" in debug
+    assert all(file_mode(home / "debug" / name) == 0o600 for name in debug)
+    state = json.loads((home / "state.json").read_text())
+    assert state["run"]["ok"] is False and state["run"]["exitCode"] == 4
+
+
+def test_hanging_page_ends_within_the_timeout_with_exit_4(
+    cli: CLI, env: dict[str, str], site: StandIn, home: Path
+) -> None:
+    site.configure(hang=True)
+    started = time.monotonic()
+    result = cli("run", "--timeout", "6", env=env)
+    elapsed = time.monotonic() - started
+    assert result.code == 4
+    assert elapsed < 6 + 15, f"took {elapsed:.1f} s"
+    assert not (home / "usage-data.json").exists()
+
+
+def test_sigterm_during_a_run_leaves_no_browser_behind_and_next_run_works(
+    cli: CLI, env: dict[str, str], site: StandIn, profile: Path, home: Path
+) -> None:
+    site.configure(hang=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consolescrape", "run", "--timeout", "60"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while not any(b"chrom" in _name(p) for p in browser_processes(profile)):
+        assert time.monotonic() < deadline, "the browser never started"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert browser_processes(profile) == []
+    site.reset()
+    assert cli("run", env=env).code == 0
+
+
+def test_a_second_run_while_one_holds_the_lock_exits_8(
+    cli: CLI, env: dict[str, str], home: Path
+) -> None:
+    from consolescrape import store
+
+    with store.hold_lock(home / "run.lock"):
+        result = cli("run", env=env)
+    assert result.code == 8
+    assert f"pid {os.getpid()}" in result.stderr
+
+
+def test_health_ping_on_success_and_on_failure(
+    cli: CLI, env: dict[str, str], site: StandIn, receiver: Receiver
+) -> None:
+    ping = {"CONSOLESCRAPE_HEALTHCHECK_URL": receiver.base_url + "/ping/abc"}
+    assert cli("run", env={**env, **ping}).code == 0
+    site.configure(bot_check=True)
+    assert cli("run", env={**env, **ping}).code == 4
+    assert [r.path for r in receiver.received] == ["/ping/abc", "/ping/abc/fail"]
+
+
+def _name(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
