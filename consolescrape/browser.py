@@ -162,6 +162,18 @@ def _check_display(advice: str) -> None:
         raise ConfigError("no display for a visible browser (DISPLAY is not set)", advice)
 
 
+def binary_version(binary: Path) -> str | None:
+    """The dotted version a Chrome or chromedriver binary prints for --version, if any."""
+    try:
+        done = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=15, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"\d+\.\d+\.\d+(?:\.\d+)?", done.stdout)
+    return match.group(0) if match else None
+
+
 def _user_agent(chrome: Path, profile: Path, log: Log) -> str | None:
     """A user agent like the headed browser's, so headless runs never say "HeadlessChrome".
 
@@ -181,17 +193,11 @@ def _user_agent(chrome: Path, profile: Path, log: Log) -> str | None:
         if doc["binary"] == stamp:
             major = int(doc["major"])
     if major is None:
-        try:
-            done = subprocess.run(
-                [str(chrome), "--version"], capture_output=True, text=True, timeout=15, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        match = re.search(r"(\d+)\.\d+\.\d+", done.stdout)
-        if match is None:
+        version = binary_version(chrome)
+        if version is None:
             log(f"browser: no version in `{chrome} --version`; keeping its own user agent")
             return None
-        major = int(match.group(1))
+        major = int(version.split(".", 1)[0])
         with contextlib.suppress(OSError):
             store.write_private(cache, json.dumps({"binary": stamp, "major": major}).encode())
     # Chrome's reduced user agent: the platform part is frozen per OS, the version is MAJOR.0.0.0.

@@ -1,0 +1,258 @@
+"""`consolescrape doctor`: check the set-up, one line per check, each failure with its fix."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from consolescrape import config, model, store
+from consolescrape.config import Settings
+from consolescrape.errors import ConsolescrapeError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.name,
+            "ok": self.ok,
+            "detail": self.detail,
+            "fix": self.fix or None,
+            "required": self.required,
+        }
+
+
+def _major(version: str | None) -> str | None:
+    return version.split(".", 1)[0] if version else None
+
+
+def check_browser(settings: Settings) -> list[Check]:
+    from consolescrape import browser
+
+    try:
+        chrome, driver = browser.find_browser(settings)
+    except ConsolescrapeError as exc:
+        return [Check("browser and driver", False, exc.message, exc.advice or "")]
+    chrome_version = browser.binary_version(chrome)
+    driver_version = browser.binary_version(driver)
+    checks = [
+        Check(
+            "browser",
+            chrome_version is not None,
+            f"{chrome} {chrome_version or '(no version)'}",
+            "set CONSOLESCRAPE_CHROME_BINARY to a working Chrome/Chromium",
+        ),
+    ]
+    if driver_version is None:
+        checks.append(
+            Check(
+                "chromedriver",
+                False,
+                f"{driver} does not answer --version",
+                "install chromedriver, or set CONSOLESCRAPE_CHROMEDRIVER",
+            )
+        )
+    elif _major(driver_version) != _major(chrome_version):
+        checks.append(
+            Check(
+                "chromedriver",
+                False,
+                f"{driver} {driver_version} does not match the browser's major version "
+                f"{_major(chrome_version)}",
+                "install the chromedriver of the same major version (Debian: chromium-driver)",
+            )
+        )
+    else:
+        checks.append(Check("chromedriver", True, f"{driver} {driver_version}"))
+    return checks
+
+
+def check_profile(settings: Settings) -> Check:
+    profile = settings.profile
+    if not profile.is_dir():
+        return Check(
+            "profile",
+            False,
+            f"{profile} does not exist",
+            "run `consolescrape login` once to create and log in the profile",
+        )
+    info = profile.stat()
+    if info.st_uid != os.getuid():
+        return Check(
+            "profile",
+            False,
+            f"{profile} is owned by uid {info.st_uid}, not you",
+            f"chown -R $(id -u) {profile}",
+        )
+    if info.st_mode & 0o077:
+        return Check(
+            "profile",
+            False,
+            f"{profile} is mode {info.st_mode & 0o777:o}, readable "
+            "by others (it holds your session)",
+            f"chmod 700 {profile}",
+        )
+    return Check("profile", True, f"{profile} (0700)")
+
+
+def check_online(settings: Settings) -> Check:
+    from consolescrape import browser
+
+    try:
+        snapshot = browser.scrape(settings)
+    except ConsolescrapeError as exc:
+        return Check("logged in", False, exc.message, exc.advice or "")
+    return Check("logged in", True, f"usage page read: {model.summary(snapshot)}")
+
+
+def check_sync(settings: Settings) -> list[Check]:
+    checks = []
+    try:
+        config.check_sync_target(settings)
+        checks.append(Check("sync URL", True, settings.sync_url))
+    except ConsolescrapeError as exc:
+        return [Check("sync URL", False, exc.message, exc.advice or "")]
+    if settings.api_key is None:
+        checks.append(
+            Check(
+                "API key",
+                False,
+                f"{config.KEY_VARIABLE} is not set",
+                f"add {config.KEY_VARIABLE}=... to {settings.home / '.env'}",
+            )
+        )
+        return checks
+    checks.append(Check("API key", True, f"set (from {settings.origins.get('api_key', '?')})"))
+    checks.append(check_endpoint(settings))
+    return checks
+
+
+def check_endpoint(settings: Settings) -> Check:
+    from consolescrape import sync
+
+    try:
+        answer = sync.probe(settings)
+    except ConsolescrapeError as exc:
+        return Check("endpoint", False, exc.message, exc.advice or "")
+    name = "endpoint"
+    if answer.status == 400:
+        return Check(
+            name, True, "reachable, key accepted (probe refused as intended, nothing stored)"
+        )
+    if answer.status in (401, 403):
+        return Check(
+            name,
+            False,
+            f"reachable, but the key was refused: {answer.message}",
+            f"set {config.KEY_VARIABLE} to the server's key",
+        )
+    if answer.status == 0:
+        return Check(
+            name,
+            False,
+            f"unreachable: {answer.message}",
+            "check that the server is up and CLAUDE_SYNC_URL's host and port",
+        )
+    if 300 <= answer.status < 400:
+        return Check(
+            name,
+            False,
+            f"redirects ({answer.status}) to {answer.location}",
+            "set CLAUDE_SYNC_URL to the final URL",
+        )
+    if answer.status in (404, 405):
+        return Check(
+            name,
+            False,
+            f"HTTP {answer.status}: no receiving endpoint at this URL",
+            "check the path in CLAUDE_SYNC_URL",
+        )
+    if 200 <= answer.status < 300:
+        return Check(name, True, f"reachable (HTTP {answer.status})")
+    return Check(
+        name, False, f"HTTP {answer.status}: {answer.message}", "look at the server's logs"
+    )
+
+
+def check_home(settings: Settings) -> Check:
+    try:
+        store.private_dir(settings.home)
+        with tempfile.NamedTemporaryFile(dir=settings.home, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return Check(
+            "data dir",
+            False,
+            f"{settings.home}: {exc.strerror or exc}",
+            "set CONSOLESCRAPE_HOME to a directory you can write",
+        )
+    return Check("data dir", True, f"{settings.home} (writable)")
+
+
+def check_env_file(settings: Settings) -> Check:
+    if settings.env_file is None:
+        return Check(".env", True, "none used (settings from the environment)", required=False)
+    mode = settings.env_file.stat().st_mode & 0o777
+    if mode & 0o044:
+        return Check(
+            ".env",
+            False,
+            f"{settings.env_file} is mode {mode:o}, readable by others",
+            f"chmod 600 {settings.env_file}",
+        )
+    return Check(".env", True, f"{settings.env_file} ({mode:o})")
+
+
+def check_model_row(settings: Settings) -> Check:
+    try:
+        snapshot = store.load_snapshot(settings.data_file)
+    except ValueError:
+        snapshot = None
+    hint = model.model_row_hint(snapshot, settings.model_row) if snapshot else None
+    if hint:
+        return Check(
+            "model row", False, hint, "add CONSOLESCRAPE_MODEL_ROW=... to .env", required=False
+        )
+    return Check("model row", True, f"CONSOLESCRAPE_MODEL_ROW={settings.model_row}", required=False)
+
+
+def run_checks(settings: Settings, *, online: bool) -> list[Check]:
+    steps: list[Callable[[], Check | list[Check]]] = [
+        lambda: check_browser(settings),
+        lambda: check_profile(settings),
+    ]
+    if online:
+        steps.append(lambda: check_online(settings))
+    steps += [
+        lambda: check_sync(settings),
+        lambda: check_home(settings),
+        lambda: check_env_file(settings),
+        lambda: check_model_row(settings),
+    ]
+    checks: list[Check] = []
+    for step in steps:
+        found = step()
+        checks += found if isinstance(found, list) else [found]
+    return checks
+
+
+def resolved_settings(settings: Settings) -> list[tuple[str, str, str]]:
+    """(variable, value, origin) for every setting; the key is only ever "set"."""
+    table = []
+    for name, (attr, _) in config.VARIABLES.items():
+        value = getattr(settings, attr)
+        if attr == "api_key":
+            shown = "(set)" if value is not None else "(not set)"
+        else:
+            shown = "" if value is None else str(value)
+        table.append((name, shown, settings.origins.get(attr, "default")))
+    return table

@@ -1,0 +1,252 @@
+"""`consolescrape status`: the latest data, its age, the last run and sync, the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from consolescrape import model, store
+from consolescrape.config import Settings
+
+
+@dataclass
+class Status:
+    """Everything `status` shows; `problems` is what makes `--check` fail."""
+
+    now: datetime
+    snapshot: model.Snapshot | None
+    data_error: str | None
+    state: dict[str, Any]
+    pending: list[store.OutboxItem]
+    rejected: int
+    max_age: float
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (what, how to fix)
+    hint: str | None = None
+
+    @property
+    def age(self) -> float | None:
+        if self.snapshot is None:
+            return None
+        return (self.now - self.snapshot.last_updated).total_seconds()
+
+    @property
+    def oldest_pending(self) -> datetime | None:
+        if not self.pending:
+            return None
+        stamp = self.pending[0].path.name.split("-", 1)[0]
+        try:
+            return datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+
+
+def collect(settings: Settings, *, max_age: float, now: datetime | None = None) -> Status:
+    now = now or datetime.now(UTC)
+    snapshot, data_error = None, None
+    try:
+        snapshot = store.load_snapshot(settings.data_file)
+    except ValueError as exc:
+        data_error = f"{settings.data_file} is damaged: {exc}"
+    outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
+    status = Status(
+        now=now,
+        snapshot=snapshot,
+        data_error=data_error,
+        state=store.load_state(settings.state_file),
+        pending=outbox.pending(),
+        rejected=len(outbox.rejected()),
+        max_age=max_age,
+    )
+    assess(status, settings)
+    return status
+
+
+def assess(status: Status, settings: Settings) -> None:
+    """Fill in the problems a monitor should hear about, each with its fix."""
+    if status.data_error:
+        status.problems.append((status.data_error, "run `consolescrape run` to write it anew"))
+    elif status.snapshot is None:
+        status.problems.append(("no usage data yet", "run `consolescrape run`"))
+    elif status.age is not None and status.age > status.max_age:
+        status.problems.append(
+            (
+                f"data is stale: last updated {duration(status.age)} ago "
+                f"(threshold {duration(status.max_age)})",
+                "check that cron runs `consolescrape run` and look at its log",
+            )
+        )
+    last_run = status.state.get("run")
+    if isinstance(last_run, dict) and not last_run.get("ok", True):
+        status.problems.append(
+            (
+                f"last run failed (exit {last_run.get('exitCode')}): {last_run.get('message')}",
+                _fix_for(int(last_run.get("exitCode", 1))),
+            )
+        )
+    last_sync = _last_sync(status.state)
+    if last_sync is not None and not last_sync.get("ok", True):
+        status.problems.append(
+            (
+                f"last sync failed (exit {last_sync.get('exitCode')}): {last_sync.get('message')}",
+                _fix_for(int(last_sync.get("exitCode", 1))),
+            )
+        )
+    if status.snapshot is not None:
+        status.hint = model.model_row_hint(status.snapshot, settings.model_row)
+
+
+def _last_sync(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The newer of `sync` and the sync part of the last `run`."""
+    candidates = []
+    if isinstance(state.get("sync"), dict):
+        candidates.append(state["sync"])
+    run = state.get("run")
+    if isinstance(run, dict) and isinstance(run.get("sync"), dict):
+        inner = run["sync"]
+        ok = "error" not in inner
+        candidates.append(
+            {
+                "at": run.get("at"),
+                "ok": ok,
+                "exitCode": run.get("exitCode"),
+                "message": inner.get("error", run.get("message")),
+            }
+        )
+    if not candidates:
+        return None
+    newest: dict[str, Any] = max(candidates, key=lambda c: str(c.get("at", "")))
+    return newest
+
+
+def _fix_for(code: int) -> str:
+    return {
+        3: "run `consolescrape login` to log the profile in again",
+        4: "see <home>/debug/ for the page it saw; `consolescrape doctor` checks the set-up",
+        5: "the server or network was down; queued data is sent on the next run",
+        6: "check CLAUDE_SYNC_API_KEY, or the server's message about the data",
+        7: "run `consolescrape doctor` to see which setting to fix",
+    }.get(code, "run `consolescrape doctor`; rerun with --verbose for details")
+
+
+# --- presentation ----------------------------------------------------------------------------
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '3 hr 5 min', '2 d 4 hr'."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} hr {minutes} min" if minutes else f"{hours} hr"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} hr" if hours else f"{days} d"
+
+
+def _label(key: str) -> str:
+    if key == model.SESSION:
+        return "Current session"
+    if key == model.ALL_MODELS:
+        return "All models"
+    return model.model_name(key)
+
+
+def _countdown(limit: model.Limit, now: datetime) -> str:
+    if limit.resets_at is None:
+        return limit.resets_in
+    left = (limit.resets_at - now).total_seconds()
+    if left <= 0:
+        return f"reset due ({limit.resets_in})"
+    return f"resets in {duration(left)}"
+
+
+def _ago(at: object, now: datetime) -> str:
+    try:
+        moment = model.parse_time(str(at))
+    except ValueError:
+        return "at an unknown time"
+    return f"{duration((now - moment).total_seconds())} ago"
+
+
+def rows(status: Status) -> list[tuple[str, int | float, str]]:
+    """(label, percent, reset text) per limit, session first."""
+    if status.snapshot is None:
+        return []
+    limits: list[tuple[str, model.Limit]] = []
+    if status.snapshot.session is not None:
+        limits.append((model.SESSION, status.snapshot.session))
+    limits += list(status.snapshot.weekly.items())
+    return [(_label(k), v.percentage_used, _countdown(v, status.now)) for k, v in limits]
+
+
+def to_json(status: Status) -> dict[str, Any]:
+    oldest = status.oldest_pending
+    return {
+        "data": model.to_json(status.snapshot) if status.snapshot else None,
+        "ageSeconds": None if status.age is None else round(status.age, 1),
+        "stale": status.age is None or status.age > status.max_age,
+        "lastRun": status.state.get("run"),
+        "lastSync": _last_sync(status.state),
+        "outbox": {
+            "pending": len(status.pending),
+            "oldest": model.format_time(oldest) if oldest else None,
+            "rejected": status.rejected,
+        },
+        "problems": [{"problem": what, "fix": fix} for what, fix in status.problems],
+        "hint": status.hint,
+    }
+
+
+def render(status: Status, console: Any) -> None:
+    """Print the status with one bar per limit (rich renders plain text outside a terminal)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    now = status.now
+    if status.snapshot is not None:
+        age = status.age or 0
+        style = "bold red" if age > status.max_age else "green"
+        source = f" · from the {status.snapshot.source}" if status.snapshot.source else ""
+        console.print(
+            Text.assemble("Claude usage · updated ", (f"{duration(age)} ago", style), source)
+        )
+        table = Table(show_header=False, box=None, padding=(0, 1))
+        for label, percent, reset in rows(status):
+            width = 24
+            filled = round(width * min(max(percent, 0), 100) / 100)
+            color = "red" if percent >= 90 else "yellow" if percent >= 70 else "green"
+            bar = Text("█" * filled, style=color) + Text("░" * (width - filled), style="dim")
+            table.add_row(label, bar, f"{percent:g}%".rjust(4), reset)
+        console.print(table)
+        if status.snapshot.is_partial:
+            missing = ", ".join(status.snapshot.extraction_errors)
+            console.print(Text(f"partial: missing {missing}", style="yellow"))
+    for name, key in (("Last run", "run"), ("Last sync", None)):
+        entry = status.state.get("run") if key == "run" else _last_sync(status.state)
+        if not isinstance(entry, dict):
+            console.print(f"{name:<10} never")
+            continue
+        mark = Text("✓", style="green") if entry.get("ok") else Text("✗", style="bold red")
+        console.print(
+            Text.assemble(
+                f"{name:<10} ",
+                mark,
+                f" {_ago(entry.get('at'), now)} · ",
+                str(entry.get("message", "")),
+            )
+        )
+    oldest = status.oldest_pending
+    queued = "empty"
+    if status.pending and oldest:
+        waited = duration((now - oldest).total_seconds())
+        queued = f"{len(status.pending)} pending, oldest queued {waited} ago"
+    extra = f" · {status.rejected} rejected in outbox/rejected/" if status.rejected else ""
+    console.print(f"{'Outbox':<10} {queued}{extra}")
+    if status.hint:
+        console.print(Text(f"hint: {status.hint}", style="yellow"))
+    for what, fix in status.problems:
+        console.print(Text.assemble(("✗ ", "bold red"), what, (f" → {fix}", "cyan")))

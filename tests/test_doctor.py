@@ -1,0 +1,104 @@
+"""`consolescrape doctor` on a good set-up and on each kind of broken one (SPEC §2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CLI, SECRET_KEY, sync_env
+
+from consolescrape.receiver import Receiver
+
+
+@pytest.fixture
+def good(home: Path, receiver: Receiver) -> dict[str, str]:
+    """A home with a private profile and a private .env pointing at the receiver."""
+    (home / "profile").mkdir(parents=True, mode=0o700)
+    env_file = home / ".env"
+    env_file.write_text(f"CLAUDE_SYNC_URL={receiver.url}\nCLAUDE_SYNC_API_KEY={SECRET_KEY}\n")
+    env_file.chmod(0o600)
+    return {}
+
+
+def test_good_set_up_passes_every_check(cli: CLI, good: dict[str, str], receiver: Receiver) -> None:
+    result = cli("doctor")
+    assert result.code == 0, result.stderr
+    for name in (
+        "browser",
+        "chromedriver",
+        "profile",
+        "sync URL",
+        "API key",
+        "endpoint",
+        "data dir",
+        ".env",
+    ):
+        assert f"✓ {name}" in result.stderr
+    assert "✗" not in result.stderr
+    assert receiver.accepted == [], "the reachability probe must store nothing"
+    assert len(receiver.received) == 1
+
+
+def test_json_lists_every_check_and_redacts_the_key(cli: CLI, good: dict[str, str]) -> None:
+    result = cli("doctor", "--json", "--verbose")
+    assert result.code == 0
+    doc = result.json
+    assert {c["check"] for c in doc["data"]["checks"]} >= {"browser", "endpoint", "API key"}
+    assert doc["data"]["settings"]["CLAUDE_SYNC_API_KEY"] == "(set)"
+
+
+def test_missing_driver_fails_with_the_fix(cli: CLI, good: dict[str, str]) -> None:
+    result = cli("doctor", env={"CONSOLESCRAPE_CHROMEDRIVER": "/nonexistent/chromedriver"})
+    assert result.code == 9
+    assert "✗" in result.stderr and "chromedriver" in result.stderr
+    assert "fix:" in result.stderr
+
+
+def test_world_readable_profile_fails(cli: CLI, good: dict[str, str], home: Path) -> None:
+    (home / "profile").chmod(0o755)
+    result = cli("doctor")
+    assert result.code == 9
+    assert "chmod 700" in result.stderr
+
+
+def test_missing_profile_points_to_login(cli: CLI, good: dict[str, str], home: Path) -> None:
+    (home / "profile").rmdir()
+    result = cli("doctor")
+    assert result.code == 9
+    assert "consolescrape login" in result.stderr
+
+
+def test_no_key_fails(cli: CLI, home: Path, receiver: Receiver) -> None:
+    (home / "profile").mkdir(parents=True, mode=0o700)
+    result = cli("doctor", env={"CLAUDE_SYNC_URL": receiver.url})
+    assert result.code == 9
+    assert "✗ API key" in result.stderr
+    assert receiver.received == []
+
+
+def test_wrong_key_fails_at_the_endpoint(
+    cli: CLI, good: dict[str, str], receiver: Receiver
+) -> None:
+    result = cli("doctor", env={"CLAUDE_SYNC_API_KEY": "sk-wrong"})
+    assert result.code == 9
+    assert "✗ endpoint" in result.stderr and "refused" in result.stderr
+
+
+def test_http_to_a_remote_host_fails_without_connecting(cli: CLI, good: dict[str, str]) -> None:
+    result = cli("doctor", env={"CLAUDE_SYNC_URL": "http://usage.example.com/api"})
+    assert result.code == 9
+    assert "✗ sync URL" in result.stderr and "CLAUDE_SYNC_ALLOW_INSECURE" in result.stderr
+
+
+def test_unreachable_endpoint_fails(cli: CLI, good: dict[str, str], receiver: Receiver) -> None:
+    env = sync_env(receiver, CLAUDE_SYNC_URL="http://127.0.0.1:9/api/claude/console-usage")
+    result = cli("doctor", env=env)
+    assert result.code == 9
+    assert "✗ endpoint" in result.stderr and "unreachable" in result.stderr
+
+
+def test_readable_env_file_fails(cli: CLI, good: dict[str, str], home: Path) -> None:
+    (home / ".env").chmod(0o644)
+    result = cli("doctor")
+    assert result.code == 9
+    assert f"chmod 600 {home / '.env'}" in result.stderr

@@ -1,0 +1,109 @@
+"""`consolescrape status`: fresh, stale, failed-run and pending-outbox states (SPEC §2, §7)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conftest import CLI, SAMPLE
+
+from consolescrape import model, store
+
+
+def save(home: Path, age: timedelta, doc: dict[str, object] | None = None) -> model.Snapshot:
+    stamp = datetime.now(UTC) - age
+    resets = model.format_time(datetime.now(UTC) + timedelta(hours=2, minutes=30))
+    base = dict(doc or SAMPLE)
+    base["currentSession"] = {"resetsIn": "2 hr 30 min", "percentageUsed": 47, "resetsAt": resets}
+    snapshot = model.from_json({**base, "lastUpdated": model.format_time(stamp)})
+    store.save_snapshot(home / "usage-data.json", snapshot)
+    return snapshot
+
+
+def test_fresh_data_shows_a_bar_per_limit_and_check_passes(cli: CLI, home: Path) -> None:
+    save(home, timedelta(minutes=2))
+    store.record_outcome(
+        home / "state.json", "run", {"ok": True, "exitCode": 0, "message": "session 47% · synced"}
+    )
+    result = cli("status", "--check")
+    assert result.code == 0, result.stderr
+    for label in ("Current session", "All models", "Sonnet", "47%", "31%", "10%"):
+        assert label in result.stderr
+    assert "█" in result.stderr
+    assert "resets in 2 hr 2" in result.stderr  # live countdown from resetsAt
+    assert "updated 2 min ago" in result.stderr
+    assert "Outbox" in result.stderr and "empty" in result.stderr
+
+
+def test_stale_data_fails_the_check_with_advice(cli: CLI, home: Path) -> None:
+    save(home, timedelta(minutes=40))
+    result = cli("status", "--check", "--max-age", "15")
+    assert result.code == 9
+    assert "stale" in result.stderr and "40 min" in result.stderr
+    assert "cron" in result.stderr
+
+
+def test_no_data_yet_fails_the_check(cli: CLI, home: Path) -> None:
+    result = cli("status", "--check")
+    assert result.code == 9
+    assert "no usage data yet" in result.stderr
+
+
+def test_status_without_check_only_reports(cli: CLI, home: Path) -> None:
+    save(home, timedelta(hours=3))
+    assert cli("status").code == 0
+
+
+def test_failed_last_run_fails_the_check_and_names_the_fix(cli: CLI, home: Path) -> None:
+    save(home, timedelta(minutes=1))
+    store.record_outcome(
+        home / "state.json",
+        "run",
+        {"ok": False, "exitCode": 3, "message": "the usage page asks for a login"},
+    )
+    result = cli("status", "--check")
+    assert result.code == 9
+    assert "last run failed (exit 3)" in result.stderr
+    assert "consolescrape login" in result.stderr
+
+
+def test_pending_outbox_and_failed_sync_show_in_json(cli: CLI, home: Path) -> None:
+    snapshot = save(home, timedelta(minutes=1))
+    outbox = store.Outbox(home / "outbox")
+    outbox.add(snapshot, "a" * 32)
+    outbox.add(snapshot, "b" * 32)
+    store.record_outcome(
+        home / "state.json",
+        "sync",
+        {"ok": False, "exitCode": 5, "message": "sync failed: connection refused"},
+    )
+    result = cli("status", "--json", "--check")
+    assert result.code == 9
+    doc = result.json
+    assert doc["command"] == "status" and doc["exitCode"] == 9
+    data = doc["data"]
+    assert data["outbox"]["pending"] == 2 and data["outbox"]["oldest"].endswith("Z")
+    assert data["stale"] is False and 0 <= data["ageSeconds"] < 120
+    assert data["lastSync"]["exitCode"] == 5
+    assert data["data"]["currentSession"]["percentageUsed"] == 47
+    assert [p["problem"] for p in data["problems"]] == [
+        "last sync failed (exit 5): sync failed: connection refused"
+    ]
+    assert result.stdout.count("\n") == 1, "exactly one JSON object on stdout"
+
+
+def test_model_row_mismatch_is_shown_with_the_setting_that_fixes_it(cli: CLI, home: Path) -> None:
+    save(
+        home,
+        timedelta(minutes=1),
+        {
+            **SAMPLE,
+            "weeklyLimits": {
+                "allModels": {"resetsIn": "Thu 7:00 AM", "percentageUsed": 31},
+                "fableOnly": {"resetsIn": "Thu 7:00 AM", "percentageUsed": 12},
+            },
+        },
+    )
+    result = cli("status")
+    assert "CONSOLESCRAPE_MODEL_ROW=Fable" in result.stderr
+    assert cli("status", env={"CONSOLESCRAPE_MODEL_ROW": "Fable"}).stderr.count("hint") == 0
