@@ -793,6 +793,10 @@ def _off_route(state: _PageState, target: str) -> bool:
     )
 
 
+#: Where Chrome puts a page it could not load at all (connection refused, DNS failure).
+NETWORK_ERROR_URL = "chrome-error://"
+
+
 def _open_usage(browser: _Browser, url: str) -> _PageState:
     """Load the usage URL and wait until the page is something we can name.
 
@@ -806,7 +810,7 @@ def _open_usage(browser: _Browser, url: str) -> _PageState:
 
     def named(driver: WebDriver) -> _PageState | None:
         state = browser.state()
-        if state.kind is not PageKind.UNKNOWN:
+        if state.kind is not PageKind.UNKNOWN or state.url.startswith(NETWORK_ERROR_URL):
             return state
         since = landed.setdefault(state.url, time.monotonic())
         if (
@@ -818,6 +822,12 @@ def _open_usage(browser: _Browser, url: str) -> _PageState:
         return None
 
     state: _PageState | None = browser.wait(named)
+    if state is not None and state.url.startswith(NETWORK_ERROR_URL):
+        # Offline laptop, DNS failure, site down: no point waiting for the deadline.
+        raise ScrapeFailed(
+            f"cannot load {_origin_path(url)}: the browser shows a network error",
+            "check the network connection and CONSOLESCRAPE_USAGE_URL; the previous data is kept",
+        )
     if state is not None and state.kind is PageKind.UNKNOWN:
         route = urljoin(url, "/new#settings/usage")
         browser.log(f"page: landed on {_origin_path(state.url)}; trying {route}")

@@ -219,9 +219,7 @@ def check_model_row(settings: Settings) -> Check:
         snapshot = None
     hint = model.model_row_hint(snapshot, settings.model_row) if snapshot else None
     if hint:
-        return Check(
-            "model row", False, hint, "add CONSOLESCRAPE_MODEL_ROW=... to .env", required=False
-        )
+        return Check("model row", False, hint, "", required=False)
     return Check("model row", True, f"CONSOLESCRAPE_MODEL_ROW={settings.model_row}", required=False)
 
 

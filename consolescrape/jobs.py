@@ -223,8 +223,11 @@ def status(
         view.render(found, reporter.console)
     outcome = Outcome(data=view.to_json(found))
     if check and found.problems:
-        what = "; ".join(problem for problem, _ in found.problems)
-        outcome.error = CheckFailed(what, found.problems[0][1])
+        if as_json:
+            what = "; ".join(problem for problem, _ in found.problems)
+            outcome.error = CheckFailed(what, found.problems[0][1])
+        else:  # each problem and its fix are already on screen
+            outcome.error = CheckFailed(f"status check failed: {len(found.problems)} problem(s)")
         outcome.exit_code = outcome.error.exit_code
     return outcome
 

@@ -262,3 +262,14 @@ def _name(pid: int) -> bytes:
             return handle.read()
     except OSError:
         return b""
+
+
+def test_unreachable_site_fails_fast_with_exit_4_and_keeps_old_data(
+    cli: CLI, env: dict[str, str], home: Path
+) -> None:
+    assert cli("run", env=env).code == 0
+    before = (home / "usage-data.json").read_bytes()
+    result = cli("run", "--url", "http://127.0.0.1:9/settings/usage", env=env)
+    assert result.code == 4
+    assert "network error" in result.stderr
+    assert (home / "usage-data.json").read_bytes() == before
