@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 
 $(BIN)/consolescrape: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" \
+		--config-settings editable_mode=compat
 	touch $@
 
 install: $(BIN)/consolescrape browser
