@@ -166,7 +166,12 @@ def binary_version(binary: Path) -> str | None:
     """The dotted version a Chrome or chromedriver binary prints for --version, if any."""
     try:
         done = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=15, check=False
+            [str(binary), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+            env=_child_env(),
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -132,7 +132,7 @@ def _convert(name: str, attr: str, text: str) -> Any:
                 raise ValueError
             return cap
     except ValueError:
-        raise UsageError(f"{name}={text!r} is not a positive number") from None
+        raise ConfigError(f"{name}={text!r} is not a positive number", f"fix {name}") from None
     if attr == "allow_insecure":
         return _is_true(text)
     if attr in {"home", "profile_dir", "ca_bundle", "chrome_binary", "chromedriver"}:
@@ -173,8 +173,14 @@ def load(
     for name, (attr, default) in VARIABLES.items():
         if attr in flags:
             value, origin = flags[attr], "flag"
-        elif environ.get(name, "") != "":
-            value, origin = _convert(name, attr, environ[name]), "env"
+        elif name in environ:
+            if environ[name] == "":  # set but empty: means "none", and hides .env's value
+                if default is None:
+                    origins[attr] = "env"
+                    continue
+                value, origin = _convert(name, attr, default), "default"
+            else:
+                value, origin = _convert(name, attr, environ[name]), "env"
         elif dotenv.get(name, "") != "":
             value, origin = _convert(name, attr, dotenv[name]), ".env"
         elif default is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from consolescrape import config, model, store
 from consolescrape.config import Settings
-from consolescrape.errors import ConsolescrapeError
+from consolescrape.errors import ConsolescrapeError, Locked
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,12 @@ def check_online(settings: Settings) -> Check:
     from consolescrape import browser
 
     try:
-        snapshot = browser.scrape(settings)
+        # The lock keeps this browser and a cron run's from killing each other's processes
+        # (each clears leftovers on the shared profile at start).
+        with store.hold_lock(settings.lock_file):
+            snapshot = browser.scrape(settings)
+    except Locked:
+        return Check("logged in", False, "a run is in progress right now", "try again in a minute")
     except ConsolescrapeError as exc:
         return Check("logged in", False, exc.message, exc.advice or "")
     return Check("logged in", True, f"usage page read: {model.summary(snapshot)}")

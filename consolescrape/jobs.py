@@ -97,20 +97,26 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
             snapshot = browser.scrape(
                 settings, url=options.url, headed=options.headed, log=reporter.debug
             )
+            outcome.extra["durations"] = {"browser": time.monotonic() - started}
+            target = options.output or settings.data_file
+            store.save_snapshot(target, snapshot)
+            outcome.data = model.to_json(snapshot)
+            tail = _queue_and_send(snapshot, settings, options, reporter, outcome)
         except ConsolescrapeError as exc:
             outcome.error, outcome.exit_code = exc, exc.exit_code
             _record(settings, "run", outcome, started)
             raise
-        except BaseException as exc:
-            outcome.error = ConsolescrapeError(f"{type(exc).__name__}: {exc}")
+        except (SystemExit, KeyboardInterrupt):
+            # A signal (cron's kill, Ctrl-C): say so, so `status` does not report a bug.
+            outcome.error = ConsolescrapeError("stopped by a signal before it finished")
             outcome.exit_code = ExitCode.INTERNAL
             _record(settings, "run", outcome, started)
             raise
-        outcome.extra["durations"] = {"browser": time.monotonic() - started}
-        target = options.output or settings.data_file
-        store.save_snapshot(target, snapshot)
-        outcome.data = model.to_json(snapshot)
-        tail = _queue_and_send(snapshot, settings, options, reporter, outcome)
+        except BaseException as exc:
+            outcome.error = ConsolescrapeError(f"internal error: {type(exc).__name__}: {exc}")
+            outcome.exit_code = ExitCode.INTERNAL
+            _record(settings, "run", outcome, started)
+            raise
         outcome.extra["summary"] = f"{model.summary(snapshot)} · {tail}"
         _record(settings, "run", outcome, started)
     if outcome.error is None:
@@ -135,6 +141,8 @@ def _queue_and_send(
     problems = model.validate_payload(payload.body)
     if problems:
         reporter.warn("nothing the server would accept was found: " + "; ".join(problems))
+        if payload.hint:
+            reporter.warn(payload.hint)
         return "saved, not queued"
     outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
     _, dropped = outbox.add(snapshot, payload.id)

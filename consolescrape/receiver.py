@@ -1,8 +1,8 @@
 """A real HTTP receiver on 127.0.0.1 that answers like the user's deployed server (SPEC §5).
 
 Used by the tests and by `consolescrape demo`. It checks the key, the body size, the JSON and
-`model.validate_payload` in the server's order, and records every request. `script()` makes the
-next POSTs misbehave (5xx, 429, redirects, dropped or hung connections) to exercise sync's
+the server's own rules (`server_rules`) in its order, and records every request. `script()`
+makes the next POSTs misbehave (5xx, 429, redirects, dropped or hung connections) to exercise sync's
 failure handling. Stdlib only.
 """
 
@@ -13,6 +13,7 @@ import dataclasses
 import hmac
 import html
 import json
+import re
 import socket
 import sys
 import threading
@@ -246,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
                 document = _parse_json(body)
             except ValueError as exc:
                 return _html_error(400, f"SyntaxError: {exc}")
-        problems = model.validate_payload(document)
+        problems = server_rules(document)
         if problems:
             return _json_answer(
                 400, {"success": False, "message": "Invalid data: " + "; ".join(problems)}
@@ -347,6 +348,53 @@ def _auth_error(code: str, message: str, suggestion: str) -> tuple[int, bytes, d
             "timestamp": _now(),
         },
     )
+
+
+_ISO_8601 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
+
+
+def server_rules(body: Any) -> list[str]:
+    """The deployed server's checks (SPEC §5), written apart from `model.validate_payload` on
+    purpose: an end-to-end test then catches a mistake in either. Loose where the server is
+    (any ISO 8601 date or time, zone optional)."""
+
+    def limit_problems(limit: Any, path: str) -> list[str]:
+        if not isinstance(limit, dict):
+            return [f"{path} must be an object"]
+        found = []
+        if not isinstance(limit.get("resetsIn"), str) or limit["resetsIn"] == "":
+            found.append(f"{path}.resetsIn must be a non-empty string")
+        used = limit.get("percentageUsed")
+        if isinstance(used, bool) or not isinstance(used, int | float) or not 0 <= used <= 100:
+            found.append(f"{path}.percentageUsed must be a number between 0 and 100")
+        return found
+
+    if not isinstance(body, dict):
+        return ["body must be an object"]
+    problems = []
+    stamp = body.get("lastUpdated")
+    valid_stamp = isinstance(stamp, str) and _ISO_8601.match(stamp) is not None
+    if valid_stamp:
+        try:
+            datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        except ValueError:
+            valid_stamp = False
+    if not valid_stamp:
+        problems.append("lastUpdated must be a valid ISO 8601 timestamp")
+    if "currentSession" in body:
+        problems += limit_problems(body["currentSession"], "currentSession")
+    if "weeklyLimits" in body:
+        weekly = body["weeklyLimits"]
+        if not isinstance(weekly, dict):
+            problems.append("weeklyLimits must be an object")
+        else:
+            for key in ("allModels", "sonnetOnly"):
+                problems += limit_problems(weekly.get(key), f"weeklyLimits.{key}")
+    if "currentSession" not in body and "weeklyLimits" not in body:
+        problems.append("currentSession or weeklyLimits is required")
+    return problems
 
 
 def _parse_json(body: bytes) -> Any:

@@ -32,13 +32,7 @@ class Status:
 
     @property
     def oldest_pending(self) -> datetime | None:
-        if not self.pending:
-            return None
-        stamp = self.pending[0].path.name.split("-", 1)[0]
-        try:
-            return datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
-        except ValueError:
-            return None
+        return self.pending[0].queued_at if self.pending else None
 
 
 def collect(settings: Settings, *, max_age: float, now: datetime | None = None) -> Status:

@@ -84,6 +84,15 @@ class OutboxItem:
     path: Path
 
     @property
+    def queued_at(self) -> datetime | None:
+        """When the item was queued (from its name), for display."""
+        try:
+            stamp = self.path.name.split("-")[1]
+            return datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+        except (IndexError, ValueError):
+            return None
+
+    @property
     def id(self) -> str:
         """The idempotency id, fixed when the item was queued (part of the file name)."""
         return self.path.stem.rsplit("-", 1)[-1]
@@ -103,8 +112,10 @@ class Outbox:
     def add(self, snapshot: model.Snapshot, item_id: str) -> tuple[OutboxItem, list[OutboxItem]]:
         """Queue a snapshot; returns it and the oldest items dropped to stay within the cap."""
         private_dir(self.directory)
+        # A sequence number orders the queue: the wall clock can step back (NTP), and then an
+        # older snapshot would be delivered after a newer one. The time is for people to read.
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = self.directory / f"{stamp}-{item_id}.json"
+        path = self.directory / f"{self._next_sequence():010d}-{stamp}-{item_id}.json"
         write_json(path, model.to_json(snapshot))
         item = OutboxItem(path)
         dropped: list[OutboxItem] = []
@@ -115,6 +126,10 @@ class Outbox:
                 oldest.path.unlink()
             dropped.append(oldest)
         return item, dropped
+
+    def _next_sequence(self) -> int:
+        numbers = [int(p.name.split("-", 1)[0]) for p in self.directory.glob("[0-9]*-*.json")]
+        return max(numbers, default=0) + 1
 
     def pending(self) -> list[OutboxItem]:
         if not self.directory.is_dir():

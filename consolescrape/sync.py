@@ -5,13 +5,16 @@ The only module that imports requests (inside functions, so other commands start
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import html
 import json
 import random
 import re
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,6 +229,34 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))  # noqa: S311
 
 
+class _DeadlineHit(BaseException):
+    """Raised by the SIGALRM handler inside a blocked request; BaseException so no library
+    `except Exception` swallows it."""
+
+
+@contextlib.contextmanager
+def hard_deadline(seconds: float) -> Iterator[None]:
+    """Interrupt whatever blocks (DNS look-up, a server trickling bytes) once `seconds` pass.
+
+    Per-socket timeouts bound each read, not a whole request; this bounds everything. Only
+    the main thread can receive the signal; elsewhere the per-attempt timeouts remain.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _DeadlineHit
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def deliver(
     session: requests.Session,
     settings: Settings,
@@ -243,8 +274,8 @@ def deliver(
         remaining = deadline.remaining()
         if remaining < MIN_ATTEMPT:
             return Answer(0, "sync deadline reached before an answer came"), attempt
-        answer = _post_once(session, settings, payload, min(ATTEMPT_TIMEOUT, remaining))
         attempt += 1
+        answer = _post_once(session, settings, payload, min(ATTEMPT_TIMEOUT, remaining))
         if 200 <= answer.status < 300:
             return answer, attempt
         if 300 <= answer.status < 400:
@@ -272,6 +303,20 @@ def deliver(
         time.sleep(wait)
 
 
+def _deliver_within(
+    session: requests.Session,
+    settings: Settings,
+    payload: model.Payload,
+    deadline: Deadline,
+    log: Log,
+) -> tuple[Answer, int]:
+    """`deliver`, with the hard deadline's interrupt turned into a transient failure."""
+    try:
+        return deliver(session, settings, payload, deadline, log)
+    except _DeadlineHit:
+        return Answer(0, "sync deadline reached during the request"), 1
+
+
 def _describe(answer: Answer) -> str:
     if answer.status == 0:
         return answer.message
@@ -292,13 +337,18 @@ def _refusal(
     )
 
 
+def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An auth hook that adds nothing: a set auth stops requests adding ~/.netrc credentials."""
+    return request
+
+
 def _new_session() -> requests.Session:
     import requests
 
     session = requests.Session()
-    # Proxies from the environment are fine; credentials from ~/.netrc must not be added.
-    session.trust_env = True
-    session.auth = None
+    # Proxies from the environment are fine; credentials from ~/.netrc must not be added
+    # (requests adds them whenever no auth is set, trust_env or not of proxies).
+    session.auth = _no_netrc
     return session
 
 
@@ -315,40 +365,54 @@ def drain(settings: Settings, log: Log = _quiet, *, warn: Log = _quiet) -> SyncR
     if not items:
         return report
     deadline = Deadline(settings.sync_deadline)
-    with _new_session() as session:
-        for index, item in enumerate(items):
-            payload = _outbox_payload(item, outbox, settings, report, warn)
-            if payload is None:
-                report.pending -= 1
-                continue
-            try:
-                answer, attempts = deliver(session, settings, payload, deadline, log)
-            except ConfigError as exc:
-                report.error = exc
-                break
-            report.attempts += attempts
-            if 200 <= answer.status < 300:
-                outbox.remove(item)
-                report.sent.append(item.id)
-                report.pending -= 1
-                log(f"sent {item.path.name} (HTTP {answer.status}, {attempts} attempt(s))")
-            elif answer.status in (400, 413):
-                outbox.reject(item, f"HTTP {answer.status}: {answer.message}")
-                report.rejected.append(item.id)
-                report.pending -= 1
-                report.error = report.error or _refusal(answer)
-                warn(f"server refused {item.path.name}: {_describe(answer)}; moved to rejected/")
-            elif 400 <= answer.status < 500 and answer.status not in RETRYABLE_STATUS:
-                report.error = _refusal(answer)
-                break
-            else:
-                left = len(items) - index
-                report.error = SyncPending(
-                    f"sync failed: {_describe(answer)} after {attempts} attempt(s); "
-                    f"{left} snapshot(s) stay queued",
-                    "nothing is lost: the next run or `consolescrape sync` sends them",
-                )
-                break
+    with _new_session() as session, hard_deadline(settings.sync_deadline + 1):
+        try:
+            for index, item in enumerate(items):
+                payload = _outbox_payload(item, outbox, settings, report, warn)
+                if payload is None:
+                    report.pending -= 1
+                    continue
+                try:
+                    answer, attempts = _deliver_within(session, settings, payload, deadline, log)
+                except ConfigError as exc:
+                    report.error = exc
+                    break
+                report.attempts += attempts
+                if 200 <= answer.status < 300:
+                    outbox.remove(item)
+                    report.sent.append(item.id)
+                    report.pending -= 1
+                    log(f"sent {item.path.name} (HTTP {answer.status}, {attempts} attempt(s))")
+                elif 400 <= answer.status < 500 and answer.status not in (
+                    401,
+                    403,
+                    *RETRYABLE_STATUS,
+                ):
+                    # 400/413 and any other permanent refusal of this item: set it aside so newer
+                    # snapshots still get through.
+                    outbox.reject(item, f"HTTP {answer.status}: {answer.message}")
+                    report.rejected.append(item.id)
+                    report.pending -= 1
+                    report.error = report.error or _refusal(answer)
+                    warn(
+                        f"server refused {item.path.name}: {_describe(answer)}; moved to rejected/"
+                    )
+                elif answer.status in (401, 403):
+                    report.error = _refusal(answer)
+                    break
+                else:
+                    left = len(items) - index
+                    report.error = SyncPending(
+                        f"sync failed: {_describe(answer)} after {attempts} attempt(s); "
+                        f"{left} snapshot(s) stay queued",
+                        "nothing is lost: the next run or `consolescrape sync` sends them",
+                    )
+                    break
+        except _DeadlineHit:  # past the hard deadline outside a request: stop, keep the rest
+            report.error = SyncPending(
+                f"sync deadline reached; {report.pending} snapshot(s) stay queued",
+                "nothing is lost: the next run or `consolescrape sync` sends them",
+            )
     return report
 
 
@@ -407,8 +471,8 @@ def send_file(settings: Settings, path: Path, log: Log = _quiet) -> SyncReport:
     check_sync_target(settings)
     require_key(settings)
     report = SyncReport(pending=1, hints=[payload.hint] if payload.hint else [])
-    with _new_session() as session:
-        answer, attempts = deliver(
+    with _new_session() as session, hard_deadline(settings.sync_deadline + 1):
+        answer, attempts = _deliver_within(
             session, settings, payload, Deadline(settings.sync_deadline), log
         )
     report.attempts = attempts
@@ -444,9 +508,12 @@ def ping_health(url: str, *, ok: bool, timeout: float = 5.0) -> bool:
 
     target = url.rstrip("/") + ("" if ok else "/fail")
     try:
-        with requests.get(
-            target, timeout=(timeout / 2, timeout / 2), allow_redirects=False, stream=True
-        ) as response:
+        with (
+            _new_session() as session,
+            session.get(
+                target, timeout=(timeout / 2, timeout / 2), allow_redirects=False, stream=True
+            ) as response,
+        ):
             return response.status_code < 400
     except requests.exceptions.RequestException:
         return False

@@ -74,12 +74,23 @@ def test_api_key_never_shows_in_repr_or_str(home: Path, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5"])
-def test_non_positive_timeouts_are_usage_errors(
+def test_non_positive_timeouts_are_config_errors(
     home: Path, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv("CONSOLESCRAPE_TIMEOUT", value)
-    with pytest.raises(UsageError, match="CONSOLESCRAPE_TIMEOUT"):
+    with pytest.raises(ConfigError, match="CONSOLESCRAPE_TIMEOUT"):
         config.load()
+
+
+def test_an_empty_environment_variable_hides_the_dotenv_value(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(f"CLAUDE_SYNC_API_KEY={SECRET_KEY}\nCONSOLESCRAPE_TIMEOUT=30\n")
+    monkeypatch.setenv("CLAUDE_SYNC_API_KEY", "")
+    monkeypatch.setenv("CONSOLESCRAPE_TIMEOUT", "")
+    settings = config.load()
+    assert settings.api_key is None
+    assert settings.timeout == 90
 
 
 @pytest.mark.parametrize(

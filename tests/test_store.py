@@ -126,3 +126,19 @@ def test_lock_is_exclusive_across_processes_and_names_the_holder(tmp_path: Path)
     )
     assert again.stdout.strip() == "got it"
     assert int(Locked("x").exit_code) == 8
+
+
+def test_outbox_order_survives_the_clock_stepping_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox = store.Outbox(tmp_path / "outbox")
+    outbox.add(snapshot(0), "first")
+
+    class Earlier(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> Earlier:
+            return cls(2001, 1, 1, tzinfo=UTC)
+
+    monkeypatch.setattr(store, "datetime", Earlier)
+    outbox.add(snapshot(1), "second")
+    assert [i.id for i in outbox.pending()] == ["first", "second"]
