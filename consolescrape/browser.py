@@ -667,7 +667,18 @@ def _browser_failure(exc: Exception, *, starting: bool) -> ScrapeFailed | None:
             f"the browser did not start: {detail}",
             "run `consolescrape doctor`; Chrome and chromedriver must have the same major version",
         )
-    return ScrapeFailed(f"the browser failed: {detail}")
+    network = re.search(r"net::ERR_[A-Z_]+", detail)
+    if network:
+        # DNS failure, offline laptop, refused connection: the page never loaded.
+        return ScrapeFailed(
+            f"cannot reach the usage page: {network.group(0)}",
+            "check the network connection (and CONSOLESCRAPE_USAGE_URL); the previous data is "
+            "kept and the next run tries again",
+        )
+    return ScrapeFailed(
+        f"the browser failed: {detail}",
+        "run again with --verbose; `consolescrape doctor` checks the browser set-up",
+    )
 
 
 def _first_line(text: str) -> str:
@@ -830,8 +841,9 @@ def _open_usage(browser: _Browser, url: str) -> _PageState:
     if state is not None and state.url.startswith(NETWORK_ERROR_URL):
         # Offline laptop, DNS failure, site down: no point waiting for the deadline.
         raise ScrapeFailed(
-            f"cannot load {_origin_path(url)}: the browser shows a network error",
-            "check the network connection and CONSOLESCRAPE_USAGE_URL; the previous data is kept",
+            f"cannot reach the usage page {_origin_path(url)}: the browser shows a network error",
+            "check the network connection (and CONSOLESCRAPE_USAGE_URL); the previous data is "
+            "kept and the next run tries again",
         )
     if state is not None and state.kind is PageKind.UNKNOWN:
         route = urljoin(url, "/new#settings/usage")

@@ -101,7 +101,7 @@ def check_profile(settings: Settings) -> Check:
             "by others (it holds your session)",
             f"chmod 700 {profile}",
         )
-    return Check("profile", True, f"{profile} (0700)")
+    return Check("profile", True, f"{profile} (0700; add --online to check the login)")
 
 
 def check_online(settings: Settings) -> Check:

@@ -10,7 +10,14 @@ from typing import Any
 
 from consolescrape import model, store
 from consolescrape.config import Settings
-from consolescrape.errors import CheckFailed, ConsolescrapeError, ExitCode, Locked, UsageError
+from consolescrape.errors import (
+    CheckFailed,
+    ConsolescrapeError,
+    ExitCode,
+    Locked,
+    LoggedOut,
+    UsageError,
+)
 from consolescrape.output import Reporter
 
 
@@ -52,7 +59,7 @@ def _drain_into(outcome: Outcome, settings: Settings, reporter: Reporter) -> Non
 
     started = time.monotonic()
     try:
-        report = sync.drain(settings, log=reporter.debug, warn=reporter.warn)
+        report = sync.drain(settings, log=reporter.debug, warn=reporter.warn, notice=reporter.info)
     except ConsolescrapeError as exc:
         outcome.error, outcome.exit_code = exc, exc.exit_code
         outcome.sync = {"error": exc.message}
@@ -93,6 +100,15 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
     started = time.monotonic()
     outcome = Outcome()
     with store.hold_lock(settings.lock_file):
+        if not settings.profile.is_dir():
+            # No profile means no login yet: say so without starting a browser for nothing.
+            outcome.error = LoggedOut(
+                f"not logged in yet: there is no browser profile at {settings.profile}",
+                "run `consolescrape login` once (or `consolescrape login --session-key-stdin`)",
+            )
+            outcome.exit_code = outcome.error.exit_code
+            _record(settings, "run", outcome, started)
+            raise outcome.error
         try:
             snapshot = browser.scrape(
                 settings, url=options.url, headed=options.headed, log=reporter.debug
@@ -173,7 +189,7 @@ def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:
         delivery.load_file_payload(file, settings.model_row)
     with store.hold_lock(settings.lock_file):
         if file is not None:
-            report = delivery.send_file(settings, file, log=reporter.debug)
+            report = delivery.send_file(settings, file, log=reporter.debug, notice=reporter.info)
             outcome.sync = report.to_json()
             for hint in report.hints:
                 reporter.warn(hint)
@@ -261,9 +277,9 @@ def doctor(settings: Settings, reporter: Reporter, *, online: bool) -> Outcome:
         }
     )
     if failed:
+        # Each failed check printed its own fix above.
         outcome.error = CheckFailed(
-            f"{len(failed)} check(s) failed: {', '.join(c.name for c in failed)}",
-            failed[0].fix or None,
+            f"{len(failed)} check(s) failed: {', '.join(c.name for c in failed)}"
         )
         outcome.exit_code = outcome.error.exit_code
     return outcome

@@ -61,7 +61,8 @@ def assess(status: Status, settings: Settings) -> None:
     if status.data_error:
         status.problems.append((status.data_error, "run `consolescrape run` to write it anew"))
     elif status.snapshot is None:
-        status.problems.append(("no usage data yet", "run `consolescrape run`"))
+        first = "" if settings.profile.is_dir() else "`consolescrape login` once, then "
+        status.problems.append(("no usage data yet", f"run {first}`consolescrape run`"))
     elif status.age is not None and status.age > status.max_age:
         status.problems.append(
             (
@@ -75,15 +76,17 @@ def assess(status: Status, settings: Settings) -> None:
         status.problems.append(
             (
                 f"last run failed (exit {last_run.get('exitCode')}): {last_run.get('message')}",
-                _fix_for(int(last_run.get("exitCode", 1))),
+                _fix_for(int(last_run.get("exitCode", 1)), settings),
             )
         )
     last_sync = _last_sync(status.state)
-    if last_sync is not None and not last_sync.get("ok", True):
+    # Without a key sync is off by choice ("local only"): an old sync failure is no problem.
+    sync_on = settings.api_key is not None
+    if sync_on and last_sync is not None and not last_sync.get("ok", True):
         status.problems.append(
             (
                 f"last sync failed (exit {last_sync.get('exitCode')}): {last_sync.get('message')}",
-                _fix_for(int(last_sync.get("exitCode", 1))),
+                _fix_for(int(last_sync.get("exitCode", 1)), settings),
             )
         )
     if status.snapshot is not None:
@@ -113,11 +116,12 @@ def _last_sync(state: dict[str, Any]) -> dict[str, Any] | None:
     return newest
 
 
-def _fix_for(code: int) -> str:
+def _fix_for(code: int, settings: Settings) -> str:
     return {
         3: "run `consolescrape login` to log the profile in again",
-        4: "see <home>/debug/ for the page it saw; `consolescrape doctor` checks the set-up",
-        5: "the server or network was down; queued data is sent on the next run",
+        4: f"see {settings.debug_dir} for the page it saw; `consolescrape doctor` checks set-up",
+        5: "the server or network was down; queued data is sent on the next run "
+        "(a `sync --file` must be repeated)",
         6: "check CLAUDE_SYNC_API_KEY, or the server's message about the data",
         7: "run `consolescrape doctor` to see which setting to fix",
     }.get(code, "run `consolescrape doctor`; rerun with --verbose for details")

@@ -263,6 +263,7 @@ def deliver(
     payload: model.Payload,
     deadline: Deadline,
     log: Log = _quiet,
+    notice: Log = _quiet,
 ) -> tuple[Answer, int]:
     """POST one payload, retrying only transient failures until the deadline.
 
@@ -300,6 +301,11 @@ def deliver(
         if wait + MIN_ATTEMPT > remaining:
             return answer, attempt
         log(f"attempt {attempt}: {_describe(answer)}; retrying in {wait:.1f} s")
+        if attempt == 1:  # say once why the command is taking its time
+            notice(
+                f"sync: {_describe(answer)}; retrying for up to {deadline.remaining():.0f} s "
+                "(CLAUDE_SYNC_DEADLINE)"
+            )
         time.sleep(wait)
 
 
@@ -309,10 +315,11 @@ def _deliver_within(
     payload: model.Payload,
     deadline: Deadline,
     log: Log,
+    notice: Log = _quiet,
 ) -> tuple[Answer, int]:
     """`deliver`, with the hard deadline's interrupt turned into a transient failure."""
     try:
-        return deliver(session, settings, payload, deadline, log)
+        return deliver(session, settings, payload, deadline, log, notice)
     except _DeadlineHit:
         return Answer(0, "sync deadline reached during the request"), 1
 
@@ -355,7 +362,9 @@ def _new_session() -> requests.Session:
 # --- the outbox and files -----------------------------------------------------------------
 
 
-def drain(settings: Settings, log: Log = _quiet, *, warn: Log = _quiet) -> SyncReport:
+def drain(
+    settings: Settings, log: Log = _quiet, *, warn: Log = _quiet, notice: Log = _quiet
+) -> SyncReport:
     """Deliver every queued snapshot, oldest first, within one overall deadline."""
     check_sync_target(settings)
     require_key(settings)
@@ -373,7 +382,9 @@ def drain(settings: Settings, log: Log = _quiet, *, warn: Log = _quiet) -> SyncR
                     report.pending -= 1
                     continue
                 try:
-                    answer, attempts = _deliver_within(session, settings, payload, deadline, log)
+                    answer, attempts = _deliver_within(
+                        session, settings, payload, deadline, log, notice
+                    )
                 except ConfigError as exc:
                     report.error = exc
                     break
@@ -465,7 +476,9 @@ def load_file_payload(path: Path, model_row: str) -> model.Payload:
     return payload
 
 
-def send_file(settings: Settings, path: Path, log: Log = _quiet) -> SyncReport:
+def send_file(
+    settings: Settings, path: Path, log: Log = _quiet, notice: Log = _quiet
+) -> SyncReport:
     """Send exactly the data in `path` (a resend); the outbox is not touched."""
     payload = load_file_payload(path, settings.model_row)
     check_sync_target(settings)
@@ -473,7 +486,7 @@ def send_file(settings: Settings, path: Path, log: Log = _quiet) -> SyncReport:
     report = SyncReport(pending=1, hints=[payload.hint] if payload.hint else [])
     with _new_session() as session, hard_deadline(settings.sync_deadline + 1):
         answer, attempts = _deliver_within(
-            session, settings, payload, Deadline(settings.sync_deadline), log
+            session, settings, payload, Deadline(settings.sync_deadline), log, notice
         )
     report.attempts = attempts
     if 200 <= answer.status < 300:

@@ -85,9 +85,17 @@ def env(site: StandIn, profile: Path, home: Path) -> Iterator[dict[str, str]]:
     assert browser_processes(profile) == [], "a Chrome or chromedriver outlived the command"
 
 
+def test_no_profile_yet_exits_3_at_once_without_a_browser(cli: CLI, home: Path) -> None:
+    result = cli("run", env={"CONSOLESCRAPE_USAGE_URL": "http://127.0.0.1:9/settings/usage"})
+    assert result.code == 3
+    assert "not logged in yet" in result.stderr and "consolescrape login" in result.stderr
+    assert not (home / "profile").exists()
+
+
 def test_logged_out_profile_exits_3_and_says_to_log_in(
     cli: CLI, site: StandIn, home: Path, tmp_path: Path
 ) -> None:
+    (home / "profile").mkdir(parents=True, mode=0o700)
     result = cli("run", env={"CONSOLESCRAPE_USAGE_URL": site.url})
     assert result.code == 3
     assert "consolescrape login" in result.stderr
@@ -271,5 +279,6 @@ def test_unreachable_site_fails_fast_with_exit_4_and_keeps_old_data(
     before = (home / "usage-data.json").read_bytes()
     result = cli("run", "--url", "http://127.0.0.1:9/settings/usage", env=env)
     assert result.code == 4
-    assert "network error" in result.stderr
+    assert "cannot reach the usage page" in result.stderr
+    assert "check the network" in result.stderr
     assert (home / "usage-data.json").read_bytes() == before

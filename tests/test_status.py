@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import CLI, SAMPLE
+from conftest import CLI, SAMPLE, SECRET_KEY
 
 from consolescrape import model, store
 
@@ -47,6 +47,7 @@ def test_no_data_yet_fails_the_check(cli: CLI, home: Path) -> None:
     result = cli("status", "--check")
     assert result.code == 9
     assert "no usage data yet" in result.stderr
+    assert "consolescrape login" in result.stderr, "a new user logs in before the first run"
 
 
 def test_status_without_check_only_reports(cli: CLI, home: Path) -> None:
@@ -77,7 +78,7 @@ def test_pending_outbox_and_failed_sync_show_in_json(cli: CLI, home: Path) -> No
         "sync",
         {"ok": False, "exitCode": 5, "message": "sync failed: connection refused"},
     )
-    result = cli("status", "--json", "--check")
+    result = cli("status", "--json", "--check", env={"CLAUDE_SYNC_API_KEY": SECRET_KEY})
     assert result.code == 9
     doc = result.json
     assert doc["command"] == "status" and doc["exitCode"] == 9
@@ -107,3 +108,14 @@ def test_model_row_mismatch_is_shown_with_the_setting_that_fixes_it(cli: CLI, ho
     result = cli("status")
     assert "CONSOLESCRAPE_MODEL_ROW=Fable" in result.stderr
     assert cli("status", env={"CONSOLESCRAPE_MODEL_ROW": "Fable"}).stderr.count("hint") == 0
+
+
+def test_an_old_sync_failure_is_no_problem_when_sync_is_off(cli: CLI, home: Path) -> None:
+    save(home, timedelta(minutes=1))
+    store.record_outcome(
+        home / "state.json",
+        "sync",
+        {"ok": False, "exitCode": 7, "message": "no API key: CLAUDE_SYNC_API_KEY is not set"},
+    )
+    assert cli("status", "--check").code == 0
+    assert cli("status", "--check", env={"CLAUDE_SYNC_API_KEY": "k"}).code == 9
