@@ -153,7 +153,7 @@ def check_endpoint(settings: Settings) -> Check:
         return Check(
             name, True, "reachable, key accepted (probe refused as intended, nothing stored)"
         )
-    if answer.status in (401, 403):
+    if answer.key_refused:
         return Check(
             name,
             False,
@@ -181,7 +181,7 @@ def check_endpoint(settings: Settings) -> Check:
             f"HTTP {answer.status}: no receiving endpoint at this URL",
             "check the path in CLAUDE_SYNC_URL",
         )
-    if 200 <= answer.status < 300:
+    if answer.ok:
         return Check(name, True, f"reachable (HTTP {answer.status})")
     return Check(
         name, False, f"HTTP {answer.status}: {answer.message}", "look at the server's logs"

@@ -100,16 +100,13 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
     started = time.monotonic()
     outcome = Outcome()
     with store.hold_lock(settings.lock_file):
-        if not settings.profile.is_dir():
-            # No profile means no login yet: say so without starting a browser for nothing.
-            outcome.error = LoggedOut(
-                f"not logged in yet: there is no browser profile at {settings.profile}",
-                "run `consolescrape login` once (or `consolescrape login --session-key-stdin`)",
-            )
-            outcome.exit_code = outcome.error.exit_code
-            _record(settings, "run", outcome, started)
-            raise outcome.error
         try:
+            if not settings.profile.is_dir():
+                # No profile means no login yet: say so without starting a browser for nothing.
+                raise LoggedOut(
+                    f"not logged in yet: there is no browser profile at {settings.profile}",
+                    "run `consolescrape login` once (or `consolescrape login --session-key-stdin`)",
+                )
             snapshot = browser.scrape(
                 settings, url=options.url, headed=options.headed, log=reporter.debug
             )
@@ -118,19 +115,9 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
             store.save_snapshot(target, snapshot)
             outcome.data = model.to_json(snapshot)
             tail = _queue_and_send(snapshot, settings, options, reporter, outcome)
-        except ConsolescrapeError as exc:
-            outcome.error, outcome.exit_code = exc, exc.exit_code
-            _record(settings, "run", outcome, started)
-            raise
-        except (SystemExit, KeyboardInterrupt):
-            # A signal (cron's kill, Ctrl-C): say so, so `status` does not report a bug.
-            outcome.error = ConsolescrapeError("stopped by a signal before it finished")
-            outcome.exit_code = ExitCode.INTERNAL
-            _record(settings, "run", outcome, started)
-            raise
         except BaseException as exc:
-            outcome.error = ConsolescrapeError(f"internal error: {type(exc).__name__}: {exc}")
-            outcome.exit_code = ExitCode.INTERNAL
+            outcome.error = _as_error(exc)
+            outcome.exit_code = outcome.error.exit_code
             _record(settings, "run", outcome, started)
             raise
         outcome.extra["summary"] = f"{model.summary(snapshot)} · {tail}"
@@ -140,6 +127,16 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
     else:
         reporter.warn(outcome.extra["summary"])
     return outcome
+
+
+def _as_error(exc: BaseException) -> ConsolescrapeError:
+    """What state.json records for a run that ended in `exc`."""
+    if isinstance(exc, ConsolescrapeError):
+        return exc
+    if isinstance(exc, SystemExit | KeyboardInterrupt):
+        # A signal (cron's kill, Ctrl-C): say so, so `status` does not report a bug.
+        return ConsolescrapeError("stopped by a signal before it finished")
+    return ConsolescrapeError(f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _queue_and_send(

@@ -70,6 +70,24 @@ class Answer:
     retry_after: float | None = None
     location: str | None = None
 
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def key_refused(self) -> bool:
+        return self.status in (401, 403)
+
+    @property
+    def retryable(self) -> bool:
+        """No answer, a server error, or "later" (429...): worth another attempt."""
+        return self.status == 0 or self.status >= 500 or self.status in RETRYABLE_STATUS
+
+    @property
+    def data_refused(self) -> bool:
+        """A permanent refusal of this snapshot (400, 413, 422...), not of the key."""
+        return 400 <= self.status < 500 and not self.key_refused and not self.retryable
+
 
 @dataclass
 class SyncReport:
@@ -277,7 +295,7 @@ def deliver(
             return Answer(0, "sync deadline reached before an answer came"), attempt
         attempt += 1
         answer = _post_once(session, settings, payload, min(ATTEMPT_TIMEOUT, remaining))
-        if 200 <= answer.status < 300:
+        if answer.ok:
             return answer, attempt
         if 300 <= answer.status < 400:
             raise ConfigError(
@@ -291,8 +309,7 @@ def deliver(
                 f"for POST {settings.sync_url}",
                 "check CLAUDE_SYNC_URL: it must be the receiving endpoint's full URL",
             )
-        retryable = answer.status == 0 or answer.status >= 500 or answer.status in RETRYABLE_STATUS
-        if not retryable:
+        if not answer.retryable:
             return answer, attempt
         wait = _backoff(attempt - 1)
         if answer.retry_after is not None:
@@ -333,7 +350,7 @@ def _describe(answer: Answer) -> str:
 def _refusal(
     answer: Answer, kept: str = "the snapshot was moved to outbox/rejected/"
 ) -> SyncRefused:
-    if answer.status in (401, 403):
+    if answer.key_refused:
         return SyncRefused(
             f"the server refused the API key (HTTP {answer.status}: {answer.message})",
             "check CLAUDE_SYNC_API_KEY against the server's key; nothing more was sent",
@@ -389,16 +406,12 @@ def drain(
                     report.error = exc
                     break
                 report.attempts += attempts
-                if 200 <= answer.status < 300:
+                if answer.ok:
                     outbox.remove(item)
                     report.sent.append(item.id)
                     report.pending -= 1
                     log(f"sent {item.path.name} (HTTP {answer.status}, {attempts} attempt(s))")
-                elif 400 <= answer.status < 500 and answer.status not in (
-                    401,
-                    403,
-                    *RETRYABLE_STATUS,
-                ):
+                elif answer.data_refused:
                     # 400/413 and any other permanent refusal of this item: set it aside so newer
                     # snapshots still get through.
                     outbox.reject(item, f"HTTP {answer.status}: {answer.message}")
@@ -408,7 +421,7 @@ def drain(
                     warn(
                         f"server refused {item.path.name}: {_describe(answer)}; moved to rejected/"
                     )
-                elif answer.status in (401, 403):
+                elif answer.key_refused:
                     report.error = _refusal(answer)
                     break
                 else:
@@ -489,11 +502,11 @@ def send_file(
             session, settings, payload, Deadline(settings.sync_deadline), log, notice
         )
     report.attempts = attempts
-    if 200 <= answer.status < 300:
+    if answer.ok:
         report.sent.append(payload.id)
         report.pending = 0
         log(f"sent {path.name} (HTTP {answer.status}, {attempts} attempt(s))")
-    elif 400 <= answer.status < 500 and answer.status not in RETRYABLE_STATUS:
+    elif answer.key_refused or answer.data_refused:
         report.error = _refusal(answer, f"{path} is unchanged")
         if answer.status in (400, 413):
             report.rejected.append(payload.id)

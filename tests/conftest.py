@@ -105,5 +105,22 @@ def write_snapshot(path: Path, doc: dict[str, Any] | None = None, **changes: Any
     return path
 
 
+def processes_mentioning(text: str | Path) -> list[int]:
+    """Pids of non-Python processes (Chrome, chromedriver) whose command line contains `text`."""
+    found = []
+    needle = str(text).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+        except OSError:
+            continue
+        if needle in cmdline and b"python" not in cmdline.split(b"\0")[0]:
+            found.append(int(entry))
+    return found
+
+
 def file_mode(path: Path) -> int:
     return path.stat().st_mode & 0o777

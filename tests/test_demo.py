@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import CLI
+from conftest import CLI, processes_mentioning
 
 
 def demo_dirs() -> set[Path]:
@@ -18,16 +17,7 @@ def demo_dirs() -> set[Path]:
 
 
 def chrome_pids() -> set[int]:
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"consolescrape-demo-" in cmdline:
-                pids.add(int(entry))
-    return pids
+    return set(processes_mentioning("consolescrape-demo-"))
 
 
 def test_demo_runs_the_pipeline_and_shows_what_the_receiver_stored(cli: CLI, home: Path) -> None:

@@ -13,29 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CLI, SECRET_KEY, file_mode, sync_env
+from conftest import CLI, SECRET_KEY, file_mode, processes_mentioning, sync_env
 
 from consolescrape.receiver import Fault, Receiver
 from consolescrape.standin import StandIn
 
 SESSION_KEY = "sk-ant-sid01-test-session-cookie-value"
-
-
-def browser_processes(profile: Path) -> list[int]:
-    """Pids of Chrome/chromedriver processes whose command line names `profile`."""
-    found = []
-    needle = str(profile).encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                cmdline = handle.read()
-        except OSError:
-            continue
-        if needle in cmdline and b"python" not in cmdline.split(b"\0")[0]:
-            found.append(int(entry))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +65,7 @@ def env(site: StandIn, profile: Path, home: Path) -> Iterator[dict[str, str]]:
         "CONSOLESCRAPE_TIMEOUT": "30",
     }
     site.reset()
-    assert browser_processes(profile) == [], "a Chrome or chromedriver outlived the command"
+    assert processes_mentioning(profile) == [], "a Chrome or chromedriver outlived the command"
 
 
 def test_no_profile_yet_exits_3_at_once_without_a_browser(cli: CLI, home: Path) -> None:
@@ -100,7 +83,7 @@ def test_logged_out_profile_exits_3_and_says_to_log_in(
     assert result.code == 3
     assert "consolescrape login" in result.stderr
     assert not (home / "usage-data.json").exists()
-    assert browser_processes(home / "profile") == []
+    assert processes_mentioning(home / "profile") == []
 
 
 def test_login_from_stdin_then_run_saves_the_page(cli: CLI, site: StandIn, home: Path) -> None:
@@ -232,13 +215,13 @@ def test_sigterm_during_a_run_leaves_no_browser_behind_and_next_run_works(
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
-    while not any(b"chrom" in _name(p) for p in browser_processes(profile)):
+    while not any(b"chrom" in _name(p) for p in processes_mentioning(profile)):
         assert time.monotonic() < deadline, "the browser never started"
         time.sleep(0.1)
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
-    assert browser_processes(profile) == []
+    assert processes_mentioning(profile) == []
     site.reset()
     assert cli("run", env=env).code == 0
 
