@@ -40,6 +40,7 @@ from consolescrape.errors import (
     ConfigError,
     ConsolescrapeError,
     LoggedOut,
+    NoPlanLimits,
     ScrapeFailed,
     UsageError,
 )
@@ -77,6 +78,8 @@ QUIT_PATIENCE = 1.0
 QUIT_GRACE = 5.0
 #: Per request to the site's JSON endpoint.
 API_TIMEOUT = 10.0
+#: Once the endpoint has answered with limits, the page gets this long to add what it lacks.
+API_PATIENCE = 5.0
 #: The profile remembers which browser version its user agent was built from.
 VERSION_CACHE = "consolescrape-browser.json"
 
@@ -435,6 +438,7 @@ class _Browser:
         # Our own waits stop this much earlier: debug files and quit need a moment.
         self.soft_deadline = self.deadline - min(2.0, seconds * 0.2)
         self.profile = settings.profile
+        self.target = settings.usage_url
         self.service: Service | None = None
         self.driver: WebDriver | None = None
         self.expired = False
@@ -729,39 +733,50 @@ return {url: location.href, title: document.title || "",
         text: body ? body.innerText : "", ready: document.readyState};
 """
 
-#: The usage content: the element holding the heading, widened to the first ancestor that also
-#: holds the bars; its innerText and the bars' aria-valuenow after the heading, in order.
+#: The usage content: from the usage heading to the end of the panel that holds it — the dialog,
+#: else <main>, else the body — across sibling sections (the session and the weekly block may
+#: each be a container of its own), less any navigation or sidebar inside it. Also the page's
+#: state (url, title, readiness, language), so one script per poll says everything.
 CONTENT_JS = """
 const HEADINGS = ["plan usage limits", "your usage limits"];
 const BARS = '[role="meter"], [role="progressbar"]';
+const NAV = 'nav, aside, [role="navigation"], [role="complementary"]';
+const PANEL = 'dialog, [role="dialog"], main, [role="main"]';
 const norm = (s) => (s || "").replace(/\\s+/g, " ").trim().toLowerCase();
+const isHeading = (s) => HEADINGS.some((h) => s.startsWith(h) && s.length <= h.length + 30);
 const body = document.body;
-if (!body) return {text: "", meters: [], ready: document.readyState, scope: "none"};
+const page = {url: location.href, title: document.title || "", ready: document.readyState,
+              lang: document.documentElement.lang || ""};
+if (!body) return {...page, text: "", meters: [], scope: "none"};
 let head = null;
 for (const el of document.querySelectorAll('h1, h2, h3, h4, [role="heading"]')) {
-  if (HEADINGS.includes(norm(el.textContent))) { head = el; break; }
+  if (isHeading(norm(el.textContent)) && !el.closest(NAV)) { head = el; break; }
 }
 if (!head) {
   const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    if (HEADINGS.includes(norm(n.textContent))) { head = n.parentElement; break; }
+    if (isHeading(norm(n.textContent)) && !n.parentElement.closest(NAV)) {
+      head = n.parentElement; break;
+    }
   }
 }
-let box = null;
-for (let el = head; el; el = el.parentElement) {
-  if (el.querySelector(BARS)) { box = el; break; }
-}
-if (!box) {
-  box = (head && head.closest('main, [role="main"], [role="dialog"], section'))
-    || document.querySelector('main, [role="main"]') || body;
+const anchor = head || body;
+const box = anchor.closest('dialog, [role="dialog"]') || anchor.closest('main, [role="main"]')
+  || (head ? null : document.querySelector(PANEL)) || body;
+let text = box.innerText;
+for (const nav of box.querySelectorAll(NAV)) {
+  if (head && nav.contains(head)) continue;
+  const part = nav.innerText.trim();
+  if (part) text = text.replace(part, "\\n");
 }
 const meters = [];
 for (const bar of box.querySelectorAll(BARS)) {
+  if (bar.closest(NAV)) continue;
   if (head && !(head.compareDocumentPosition(bar) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
   const value = parseFloat(bar.getAttribute("aria-valuenow"));
   meters.push(Number.isFinite(value) ? value : null);
 }
-return {text: box.innerText, meters: meters, ready: document.readyState,
+return {...page, text: text, meters: meters,
         scope: box.tagName.toLowerCase() + (head ? "" : " (no heading)")};
 """
 
@@ -783,6 +798,7 @@ class _PageState:
     title: str
     text: str
     ready: str
+    lang: str = ""
 
     @classmethod
     def from_js(cls, raw: object) -> _PageState:
@@ -792,6 +808,7 @@ class _PageState:
             str(doc.get("title") or ""),
             str(doc.get("text") or ""),
             str(doc.get("ready") or ""),
+            str(doc.get("lang") or ""),
         )
 
     @property
@@ -809,69 +826,135 @@ def _off_route(state: _PageState, target: str) -> bool:
     )
 
 
+def _on_site(state: _PageState, target: str) -> bool:
+    """A page of the site itself has loaded (not about:blank, an error page or another host)."""
+    return state.ready in ("interactive", "complete") and (
+        urlsplit(state.url).netloc == urlsplit(target).netloc
+    )
+
+
 #: Where Chrome puts a page it could not load at all (connection refused, DNS failure).
 NETWORK_ERROR_URL = "chrome-error://"
+#: Where the site sends an account without a paid plan instead of the usage page.
+FREE_PLAN_PATHS = ("/upgrade",)
+FREE_PLAN_ADVICE = (
+    "the usage page exists only for paid plans (Pro, Max, Team, Enterprise); if this account has "
+    "one, log in with it: `consolescrape login`"
+)
+LANGUAGE_ADVICE = (
+    "consolescrape reads the English interface: set claude.ai → Settings → General → Language "
+    "to English (the account setting overrides the browser's language)"
+)
 
 
-def _open_usage(browser: _Browser, url: str) -> _PageState:
-    """Load the usage URL and wait until the page is something we can name.
-
-    If the site lands elsewhere (the usage page may live at /new#settings/usage, a settings
-    panel over the chat page) and stays there, try that route once.
-    """
-    browser.log(f"page: opening {_origin_path(url)}")
-    browser.get(url)
-    began = time.monotonic()
-    landed: dict[str, float] = {}
-
-    def named(driver: WebDriver) -> _PageState | None:
-        state = browser.state()
-        if state.kind is not PageKind.UNKNOWN or state.url.startswith(NETWORK_ERROR_URL):
-            return state
-        since = landed.setdefault(state.url, time.monotonic())
-        if (
-            _off_route(state, url)
-            and state.ready == "complete"
-            and time.monotonic() - since >= OFF_ROUTE_GRACE
-        ):
-            return state
-        return None
-
-    state: _PageState | None = browser.wait(named)
-    if state is not None and state.url.startswith(NETWORK_ERROR_URL):
+def _stop_for(state: _PageState, browser: _Browser) -> None:
+    """Raise the error a page means when it is not one to read: offline, login, bot check, free."""
+    if state.url.startswith(NETWORK_ERROR_URL):
         # Offline laptop, DNS failure, site down: no point waiting for the deadline.
         raise ScrapeFailed(
-            f"cannot reach the usage page {_origin_path(url)}: the browser shows a network error",
+            f"cannot reach the usage page {_origin_path(browser.target)}: the browser shows a "
+            "network error",
             "check the network connection (and CONSOLESCRAPE_USAGE_URL); the previous data is "
             "kept and the next run tries again",
         )
-    if state is not None and state.kind is PageKind.UNKNOWN:
-        route = urljoin(url, "/new#settings/usage")
-        browser.log(f"page: landed on {_origin_path(state.url)}; trying {route}")
-        browser.get(route)
-
-        def routed(driver: WebDriver) -> _PageState | None:
-            state = browser.state()
-            return None if state.kind is PageKind.UNKNOWN else state
-
-        state = browser.wait(routed)
-    if state is None:
-        last = browser.state()
-        raise ScrapeFailed(
-            f"page timeout: the usage page did not show within {browser.elapsed():.0f} s "
-            f"(at {_origin_path(last.url)}, titled {last.title[:60]!r})",
-            f"check CONSOLESCRAPE_USAGE_URL; debug files are in {browser.settings.debug_dir}",
+    path = urlsplit(state.url).path.rstrip("/")
+    if urlsplit(state.url).netloc == urlsplit(browser.target).netloc and path.startswith(
+        FREE_PLAN_PATHS
+    ):
+        raise NoPlanLimits(
+            "this account has no plan usage limits (free plan): the site sends it to "
+            f"{_origin_path(state.url)} instead of the usage page",
+            FREE_PLAN_ADVICE,
         )
-    browser.log(f"page: {state.kind.value} page after {time.monotonic() - began:.2f} s")
-    if state.kind is PageKind.LOGIN:
+    kind = state.kind
+    if kind is PageKind.LOGIN:
         raise LoggedOut(
             "not logged in: the usage page asks for a login (the session expired or was never "
             "stored)",
             LOGIN_ADVICE,
         )
-    if state.kind is PageKind.BOT_CHECK:
+    if kind is PageKind.BOT_CHECK:
         raise ScrapeFailed("bot check: the site asks to verify you are human", BOT_ADVICE)
+
+
+def _page_timeout(browser: _Browser) -> ScrapeFailed:
+    last = browser.state()
+    return ScrapeFailed(
+        f"page timeout: the usage page did not show within {browser.elapsed():.0f} s "
+        f"(at {_origin_path(last.url)}, titled {last.title[:60]!r})",
+        f"check CONSOLESCRAPE_USAGE_URL; debug files are in {browser.settings.debug_dir}",
+    )
+
+
+def _land(browser: _Browser, url: str) -> _PageState:
+    """Load the usage URL and wait until a page of the site has loaded (it may still render).
+
+    Returns once the page is the usage page, or a logged-in page of the site whose content may
+    still come; raises for a login page, a bot check, a network error or the free-plan page.
+    """
+    browser.log(f"page: opening {_origin_path(url)}")
+    browser.get(url)
+    began = time.monotonic()
+
+    def landed(driver: WebDriver) -> _PageState | None:
+        state = browser.state()
+        if state.kind is not PageKind.UNKNOWN or state.url.startswith(NETWORK_ERROR_URL):
+            return state
+        return state if _on_site(state, url) else None
+
+    state: _PageState | None = browser.wait(landed)
+    if state is None:
+        raise _page_timeout(browser)
+    _stop_for(state, browser)
+    browser.log(f"page: {state.kind.value} page after {time.monotonic() - began:.2f} s")
     return state
+
+
+def _open_usage(browser: _Browser, url: str) -> _PageState:
+    """Load the usage URL and wait until the page shows the usage content (or says why not).
+
+    If the site lands elsewhere (the usage page may live at /new#settings/usage, a settings
+    panel over the chat page) and stays there, try that route once.
+    """
+    state = _land(browser, url)
+    reroute = _Reroute(browser, url)
+
+    def named(driver: WebDriver) -> _PageState | None:
+        state = browser.state()
+        _stop_for(state, browser)
+        if state.kind is PageKind.USAGE:
+            return state
+        reroute.check(state)
+        return None
+
+    if state.kind is not PageKind.USAGE:
+        state = browser.wait(named)
+        if state is None:
+            raise _page_timeout(browser)
+    return state
+
+
+class _Reroute:
+    """Off the usage route for a while (the chat page, the hash lost): try the panel route once."""
+
+    def __init__(self, browser: _Browser, target: str) -> None:
+        self.browser = browser
+        self.target = target
+        self.landed: dict[str, float] = {}
+        self.done = False
+
+    def check(self, state: _PageState) -> None:
+        since = self.landed.setdefault(state.url, time.monotonic())
+        if (
+            not self.done
+            and _off_route(state, self.target)
+            and state.ready == "complete"
+            and time.monotonic() - since >= OFF_ROUTE_GRACE
+        ):
+            route = urljoin(self.target, "/new#settings/usage")
+            self.browser.log(f"page: landed on {_origin_path(state.url)}; trying {route}")
+            self.done = True
+            self.browser.get(route)
 
 
 def _fetch_json(browser: _Browser, path: str) -> tuple[object, str]:
@@ -885,11 +968,17 @@ def _fetch_json(browser: _Browser, path: str) -> tuple[object, str]:
     doc = raw if isinstance(raw, dict) else {}
     status, text = doc.get("status"), str(doc.get("text") or "")
     if status != 200:
-        raise ValueError(f"{path} answered {status or 'nothing'}: {text[:80]!r}")
+        raise ValueError(f"{path} answered {status or 'nothing'}: {_excerpt(text)}")
     try:
         return json.loads(text), str(doc.get("cookie") or "")
     except ValueError:
-        raise ValueError(f"{path} answered something that is not JSON: {text[:80]!r}") from None
+        raise ValueError(f"{path} answered something that is not JSON: {_excerpt(text)}") from None
+
+
+def _excerpt(text: str) -> str:
+    """A short, printable excerpt of an answer (it may be an HTML error page)."""
+    printable = "".join(c if c.isprintable() else " " for c in text[:200])
+    return repr(re.sub(r"\s+", " ", printable).strip()[:80])
 
 
 def _cookie_value(cookies: str, name: str) -> str | None:
@@ -900,8 +989,8 @@ def _cookie_value(cookies: str, name: str) -> str | None:
     return None
 
 
-def _read_api(browser: _Browser, *, tz: tzinfo) -> Snapshot | None:
-    """The limits from the site's JSON endpoint, as the page loads them; None to fall back."""
+def _read_api(browser: _Browser, *, tz: tzinfo) -> extract.Reading | None:
+    """What the site's JSON endpoint says, as the page itself loads it; None when it fails."""
     began = time.monotonic()
     try:
         orgs, cookies = _fetch_json(browser, "/api/organizations")
@@ -909,14 +998,17 @@ def _read_api(browser: _Browser, *, tz: tzinfo) -> Snapshot | None:
         if org is None:
             raise ValueError("no organization with chat among /api/organizations")
         usage, _ = _fetch_json(browser, f"/api/organizations/{quote(org, safe='')}/usage")
-        snapshot = extract.snapshot_from_api(
-            usage, now=datetime.now(UTC), tz=tz, model_row=browser.settings.model_row
-        )
+        reading = extract.read_api(usage, now=datetime.now(UTC), tz=tz)
     except _api_errors() as exc:
-        browser.log(f"api: {_first_line(str(exc))}; reading the page instead")
+        browser.log(f"api: {_first_line(str(exc))}; the page text has to carry the run")
         return None
-    browser.log(f"api: read in {time.monotonic() - began:.2f} s")
-    return snapshot
+    found = ", ".join(reading.limits) or "no limit"
+    browser.log(f"api: {found} in {time.monotonic() - began:.2f} s")
+    for note in reading.notes:
+        browser.log(f"api: skipped {note}")
+    for key, reason in reading.errors.items():
+        browser.log(f"api: {key}: {reason}")
+    return reading
 
 
 def _api_errors() -> tuple[type[Exception], ...]:
@@ -926,52 +1018,156 @@ def _api_errors() -> tuple[type[Exception], ...]:
     return (ValueError, JavascriptException, TimeoutException)
 
 
-def _read_page(browser: _Browser, *, tz: tzinfo) -> Snapshot:
-    """The limits from the page's text, waiting for content that the page renders late.
+@dataclass
+class _Progress:
+    """What the page loop has seen so far."""
 
-    Done as soon as every expected section is there; a page that shows less is taken as it is
-    once its content has not changed for SETTLE seconds (SETTLE_EMPTY when it shows no limit).
-    """
-    began = time.monotonic()
-    last_seen: object = None
-    unchanged_since = began
+    began: float
     best: Snapshot | None = None
     problem: Exception | None = None
+    page_spend: bool = False
+    last_seen: object = None
+    unchanged_since: float = 0.0
+    state: _PageState | None = None
+
+
+def _read_usage(browser: _Browser, *, tz: tzinfo, api: extract.Reading | None) -> Snapshot:
+    """Merge the endpoint's limits with the page text's, limit by limit; the endpoint wins.
+
+    The page is waited for only while it can still add a limit: done as soon as the merge has
+    every expected section; else once the page's content stops changing for SETTLE seconds
+    (SETTLE_EMPTY while the page shows no limit), or API_PATIENCE after the endpoint answered.
+    """
+    model_row = browser.settings.model_row
+    readings = [api] if api is not None and (api.limits or api.spend) else []
+    if readings:
+        with contextlib.suppress(extract.NoUsage):
+            from_api = extract.merge(readings, now=datetime.now(UTC), model_row=model_row)
+            if not from_api.is_partial:
+                # Everything the server needs came from the endpoint: one look at the page for
+                # any further row, without waiting for it to render.
+                return _merge_once(browser, readings, from_api, tz=tz)
+    progress = _Progress(began=time.monotonic())
+    progress.unchanged_since = progress.began
+    reroute = _Reroute(browser, browser.target)
 
     def complete(driver: WebDriver) -> bool:
-        nonlocal last_seen, unchanged_since, best, problem
         raw = driver.execute_script(CONTENT_JS)
         doc = raw if isinstance(raw, dict) else {}
-        text = str(doc.get("text") or "")
+        state = progress.state = _PageState.from_js(doc)
+        if not (api and api.limits):
+            _stop_for(state, browser)  # the endpoint's data proves the session is good
+        reroute.check(state)
         meters = [m if isinstance(m, int | float) else None for m in doc.get("meters") or []]
+        page = _page_reading(state.text, meters, tz=tz, progress=progress)
         try:
-            best = extract.snapshot_from_page(
-                text, meters, now=datetime.now(UTC), tz=tz, model_row=browser.settings.model_row
+            progress.best = extract.merge(
+                [*readings, *([page] if page else [])], now=datetime.now(UTC), model_row=model_row
             )
         except extract.NoUsage as exc:
-            best, problem = None, exc
-        if best is not None and not best.is_partial:
+            progress.best, progress.problem = None, exc
+            progress.page_spend = page is not None and page.spend is not None
+            if progress.page_spend:
+                return True  # the page shows a spend cap and no limit: nothing more will come
+        if progress.best is not None and not progress.best.is_partial:
             return True
-        now = time.monotonic()
-        # What the page shows, not its raw text: a ticking "Last updated" or countdown must not
-        # keep a partial page from ever settling.
-        seen = text if best is None else _shown(best)
-        if seen != last_seen:
-            last_seen, unchanged_since = seen, now
-            return False
-        settle = SETTLE if best is not None else SETTLE_EMPTY
-        return doc.get("ready") == "complete" and now - unchanged_since >= settle
+        return _settled(progress, state, page, readings)
 
     browser.wait(complete)
-    snapshot = best
-    if snapshot is None:
-        reason = _first_line(str(problem or "nothing readable"))
-        raise ScrapeFailed(
-            f"no usage section: the page shows no usage limit we can read ({reason})",
-            f"the page may have changed; see {browser.settings.debug_dir}",
+    if progress.best is None:
+        raise _no_usage(browser, progress)
+    return progress.best
+
+
+def _page_reading(
+    text: str, meters: list[float | None], *, tz: tzinfo, progress: _Progress
+) -> extract.Reading | None:
+    try:
+        return extract.read_page(text, meters, now=datetime.now(UTC), tz=tz)
+    except extract.NoUsage as exc:
+        progress.problem = exc
+        return None
+
+
+def _settled(
+    progress: _Progress,
+    state: _PageState,
+    page: extract.Reading | None,
+    readings: list[extract.Reading],
+) -> bool:
+    now = time.monotonic()
+    if readings and now - progress.began >= API_PATIENCE:
+        return True
+    # What the page shows, not its raw text: a ticking countdown or "Last updated" must not keep
+    # a page from ever settling, while a row that renders late still counts as a change.
+    seen = (
+        _shown(progress.best) if progress.best else None,
+        re.sub(r"\d+", "#", state.text),
+    )
+    if seen != progress.last_seen:
+        progress.last_seen, progress.unchanged_since = seen, now
+        return False
+    settle = SETTLE if page is not None and page.limits else SETTLE_EMPTY
+    return state.ready == "complete" and now - progress.unchanged_since >= settle
+
+
+def _merge_once(
+    browser: _Browser, readings: list[extract.Reading], from_api: Snapshot, *, tz: tzinfo
+) -> Snapshot:
+    from selenium.common.exceptions import WebDriverException
+
+    assert browser.driver is not None
+    try:
+        doc = browser.driver.execute_script(CONTENT_JS)
+        doc = doc if isinstance(doc, dict) else {}
+        meters = [m if isinstance(m, int | float) else None for m in doc.get("meters") or []]
+        page = extract.read_page(str(doc.get("text") or ""), meters, now=datetime.now(UTC), tz=tz)
+    except (extract.NoUsage, WebDriverException):
+        return from_api
+    model_row = browser.settings.model_row
+    return extract.merge([*readings, page], now=datetime.now(UTC), model_row=model_row)
+
+
+def _no_usage(browser: _Browser, progress: _Progress) -> ScrapeFailed:
+    """Why nothing could be read: a spend-only plan, another language, or an unknown page."""
+    problem = progress.problem
+    if isinstance(problem, extract.NoPlanLimits):
+        return NoPlanLimits(
+            str(problem),
+            "consolescrape reads plan usage limits (session, weekly); this plan has none",
+            spend=problem.spend.to_json(),
         )
-    browser.log(f"page: read in {time.monotonic() - began:.2f} s")
-    return snapshot
+    state = progress.state
+    if state is not None and _foreign(state):
+        return ScrapeFailed(
+            "the usage page is not in English"
+            + (f" (lang={state.lang!r})" if state.lang else "")
+            + ": consolescrape cannot read its labels",
+            LANGUAGE_ADVICE,
+        )
+    if state is not None and state.kind is PageKind.UNKNOWN and not _on_usage_route(state, browser):
+        return _page_timeout(browser)
+    reason = _first_line(str(problem or "nothing readable"))
+    return ScrapeFailed(
+        f"no usage section: the page shows no usage limit we can read ({reason})",
+        f"the page may have changed; see {browser.settings.debug_dir}",
+    )
+
+
+_ENGLISH_WORDS = ("usage", "limit", "session", "weekly", "resets", "used")
+
+
+def _foreign(state: _PageState) -> bool:
+    """The page's language is not English: by its lang attribute, or percentages without words."""
+    lang = state.lang.strip().lower()
+    if lang and not lang.startswith("en"):
+        return True
+    text = state.text.casefold()
+    return bool(re.search(r"\d\s*%", text)) and not any(w in text for w in _ENGLISH_WORDS)
+
+
+def _on_usage_route(state: _PageState, browser: _Browser) -> bool:
+    return not _off_route(state, browser.target)
 
 
 def _shown(snapshot: Snapshot) -> list[tuple[str, str, float]]:
@@ -996,6 +1192,12 @@ def _local_zone() -> tzinfo:
     return datetime.now().astimezone().tzinfo or UTC
 
 
+def _log_origins(snapshot: Snapshot, log: Log) -> None:
+    """Where each limit came from, for --verbose: 'currentSession ← five_hour, …'."""
+    parts = [f"{key} ← {origin}" for key, origin in snapshot.origins.items()]
+    log(f"limits ({snapshot.source}): {', '.join(parts)}")
+
+
 # --- the public functions ------------------------------------------------------------------------
 
 
@@ -1006,18 +1208,21 @@ def scrape(
     headed: bool = False,
     log: Log = _quiet,
 ) -> Snapshot:
-    """Open the usage page with the profile and read the limits: the JSON endpoint, else the text.
+    """Open the usage page with the profile and read the limits: the JSON endpoint first, asked
+    as soon as a logged-in page of the site has loaded, then the page text for what it lacks.
 
     Raises LoggedOut (the page asks for a login) or ScrapeFailed (no browser, timeout, bot
-    check, no usage section); debug files of the page are saved on failure.
+    check, no usage section, no plan limits); debug files of the page are saved on failure.
     """
-    target = url or settings.usage_url
     tz = _local_zone()
     with _Browser(
         settings, headed=headed, seconds=settings.timeout, log=log, what="the browser phase"
     ) as browser:
-        _open_usage(browser, target)
-        snapshot = _read_api(browser, tz=tz) or _read_page(browser, tz=tz)
+        browser.target = url or settings.usage_url
+        _land(browser, browser.target)
+        api = _read_api(browser, tz=tz)
+        snapshot = _read_usage(browser, tz=tz, api=api)
+        _log_origins(snapshot, log)
         log(f"browser: usage read {browser.elapsed():.2f} s after start ({snapshot.source})")
         return snapshot
 
@@ -1038,6 +1243,7 @@ def login_interactive(
     with _Browser(
         settings, headed=True, seconds=timeout + 30, log=log, what="the login"
     ) as browser:
+        browser.target = target
         browser.get(target)
         site = urlsplit(target).netloc
         log(f"log in to {site} in the browser window; waiting up to {timeout:g} s")
@@ -1107,6 +1313,7 @@ def login_with_session_key(
         settings, headed=False, seconds=settings.timeout, log=log, what="the login"
     ) as browser:
         assert browser.driver is not None
+        browser.target = target
         cookie = {
             "name": SESSION_COOKIE,
             "value": value,

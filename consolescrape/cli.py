@@ -68,10 +68,10 @@ def _execute(
         code, data, sync = outcome.exit_code, outcome.data, outcome.sync
         if outcome.error is not None:
             reporter.error(outcome.error.message, outcome.error.advice)
-            error = {"message": outcome.error.message, "advice": outcome.error.advice}
+            error = outcome.error.to_json()
     except ConsolescrapeError as exc:
         reporter.error(exc.message, exc.advice)
-        code, error = exc.exit_code, {"message": exc.message, "advice": exc.advice}
+        code, error = exc.exit_code, exc.to_json()
     except KeyboardInterrupt:
         reporter.error("interrupted")
         code, error = ExitCode.INTERNAL, {"message": "interrupted"}

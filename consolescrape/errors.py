@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -30,6 +31,10 @@ class ConsolescrapeError(Exception):
         self.message = message
         self.advice = advice
 
+    def to_json(self) -> dict[str, Any]:
+        """The error in the --json result and in state.json."""
+        return {"message": self.message, "advice": self.advice}
+
 
 class UsageError(ConsolescrapeError):
     """Bad arguments or an unreadable/invalid input file; nothing was sent."""
@@ -47,6 +52,22 @@ class ScrapeFailed(ConsolescrapeError):
     """The browser phase failed: no start, timeout, bot check, no usage section."""
 
     exit_code = ExitCode.SCRAPE_FAILED
+
+
+class NoPlanLimits(ScrapeFailed):
+    """The account has no plan usage limits: a free plan, or a spend cap instead (Enterprise)."""
+
+    def __init__(
+        self, message: str, advice: str | None = None, *, spend: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, advice)
+        self.spend = spend
+
+    def to_json(self) -> dict[str, Any]:
+        doc = super().to_json()
+        if self.spend is not None:
+            doc["spend"] = self.spend
+        return doc
 
 
 class SyncPending(ConsolescrapeError):

@@ -5,6 +5,7 @@ Pure functions, stdlib only: the browser module hands over strings and parsed JS
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import itertools
 import math
@@ -14,13 +15,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlsplit
 
-from consolescrape.model import ALL_MODELS, SESSION, Limit, Snapshot, finish, model_key, parse_time
+from consolescrape.model import (
+    ALL_MODELS,
+    DEFAULT_MODEL_ROW,
+    SESSION,
+    Limit,
+    Snapshot,
+    Spend,
+    finish,
+    model_key,
+    parse_time,
+)
 
 __all__ = [
+    "NoPlanLimits",
     "NoUsage",
     "PageKind",
+    "Reading",
     "classify_page",
+    "merge",
     "pick_organization",
+    "read_api",
+    "read_page",
     "reset_text",
     "resolve_reset",
     "snapshot_from_api",
@@ -33,10 +49,24 @@ SESSION_UNUSED = "Starts when a message is sent"
 UNUSED_TEMPLATE = "You haven’t used {model} yet"
 #: The weekly all-models row has no model name of its own; the site's product name stands in.
 ALL_MODELS_NAME = "Claude"
+#: The origin of a limit read from the page text (endpoint origins name the field).
+PAGE = "page"
+#: A countdown further ahead than this is not a usage window ("Resets in 999999999 days").
+_LONGEST_COUNTDOWN_DAYS = 400
 
 
 class NoUsage(ValueError):
     """The content has no usage limit at all (a scrape failure, not a partial result)."""
+
+
+class NoPlanLimits(NoUsage):
+    """The plan has a spend cap instead of usage limits (Enterprise and credit plans)."""
+
+    def __init__(self, spend: Spend) -> None:
+        super().__init__(
+            f"this plan has a spend limit and no plan usage limits ({spend.describe()})"
+        )
+        self.spend = spend
 
 
 class PageKind(enum.Enum):
@@ -180,7 +210,8 @@ def _local(day: date, at: time, tz: tzinfo) -> datetime:
 def resolve_reset(text: str, *, now: datetime, tz: tzinfo) -> datetime | None:
     """The absolute UTC time a reset text denotes, read in the local zone `tz` at `now`.
 
-    None for texts without a time of day ('Sat, Aug 1') and for status lines.
+    None for texts without a time of day ('Sat, Aug 1') and for status lines; ValueError for a
+    countdown no usage window has ('Resets in 999999999 days').
     """
     now = _utc_now(now)
     body = _reset_body(text)
@@ -188,6 +219,8 @@ def resolve_reset(text: str, *, now: datetime, tz: tzinfo) -> datetime | None:
         return None
     if (m := _COUNTDOWN_RE.fullmatch(body)) and any(m.groups()):
         days, hours, minutes = (int(m[g] or 0) for g in ("days", "hours", "minutes"))
+        if days + hours / 24 + minutes / 1440 > _LONGEST_COUNTDOWN_DAYS:
+            raise ValueError(f"reset {body[:40]!r} is not a plausible reset time")
         return now + timedelta(days=days, hours=hours, minutes=minutes)
     today = now.astimezone(tz).date()
     if m := _WEEKDAY_CLOCK_RE.fullmatch(body):
@@ -300,7 +333,7 @@ _KNOWN_LABELS = ("All models", "Sonnet only", "Opus only", "Haiku only", "Fable"
 _ROW_START = r"(?:Resets\s|Starts when|You haven|\d+(?:\.\d+)?\s*%\s*used)"
 _BREAK_BEFORE = re.compile(
     r"(?=Resets\s|Starts when a message is sent|You haven[’']?t used"
-    r"|Current session|Weekly limits|Plan usage limits|Your usage limits"
+    r"|Current session|Weekly limits|(?i:Plan usage limits|Your usage limits)"
     r"|Additional features|Extra usage|Last updated"
     rf"|(?:{'|'.join(_KNOWN_LABELS)})\s*{_ROW_START})"
     # sentence run into the next line: "…boosted.Fable 5 is…"
@@ -308,7 +341,7 @@ _BREAK_BEFORE = re.compile(
 )
 _BREAK_AFTER = re.compile(
     r"(\d+(?:\.\d+)?\s*%\s*used"
-    r"|Current session|Weekly limits|Plan usage limits|Your usage limits"
+    r"|Current session|Weekly limits|(?i:Plan usage limits|Your usage limits)"
     r"|Learn more about usage limits)"
 )
 _COMBINED = re.compile(r"(?P<head>.*?)(?P<num>[\d.]+)\s*%\s*used", re.IGNORECASE)
@@ -385,11 +418,19 @@ def _line_readings(line: str) -> list[_Reading]:
     return []
 
 
+def _is_heading(folded: str) -> bool:
+    """'plan usage limits', also with the plan on the same line ('Plan usage limits Pro')."""
+    return any(folded.startswith(h) and len(folded) <= len(h) + 30 for h in _HEADINGS)
+
+
 def _is_label(line: str) -> bool:
     folded = line.casefold()
     return (
         len(line) <= 40
         and folded not in _NOT_LABELS
+        and not _is_heading(folded)
+        and not _SPEND_RE.search(line)
+        and not re.search(r"[$€£]\s*\d", line)
         and not line.endswith((".", "!", "?", ":"))
         and any(c.isalpha() for c in line)
     )
@@ -398,7 +439,7 @@ def _is_label(line: str) -> bool:
 def _scoped_rows(lines: list[str]) -> list[_Row]:
     folded = [line.casefold() for line in lines]
     # Scope to the usage content: the sidebar before it may show "All models" or "0% used".
-    heading = next((i for i, f in enumerate(folded) if f in _HEADINGS), None)
+    heading = next((i for i, f in enumerate(folded) if _is_heading(f)), None)
     if heading is not None:
         start = heading + 1
     elif _SESSION_LABEL in folded:
@@ -415,7 +456,7 @@ def _scoped_rows(lines: list[str]) -> list[_Row]:
         if key.startswith(_OTHER_SECTIONS):
             skipping, row = True, None
             continue
-        if key in (*_HEADINGS, _SESSION_LABEL, _WEEKLY_HEADING):
+        if key in (_SESSION_LABEL, _WEEKLY_HEADING) or _is_heading(key):
             skipping = False
         if skipping:
             continue
@@ -474,145 +515,256 @@ def _in_range(pct: str) -> bool:
     return True
 
 
+def read_page(
+    text: str, meters: Sequence[float | None] = (), *, now: datetime, tz: tzinfo
+) -> Reading:
+    """What the usage content's innerText shows, row by row.
+
+    `meters` are the bars' aria-valuenow values in document order (None where absent); they only
+    settle digits that run together ("Resets Mar 143% used"). A row that cannot be read (or
+    reads outside 0–100, or resets at an impossible time) becomes an error for that row. Raises
+    NoUsage when the text has no usage heading or row at all and shows no spend cap either.
+    """
+    now = _utc_now(now)
+    lines = _lines(text)
+    reading = Reading(spend=_page_spend(lines))
+    try:
+        rows = _scoped_rows(lines)
+    except NoUsage:
+        if reading.spend is None:
+            raise
+        return reading
+    # One bar per row, in order; with fewer bars than rows we cannot tell which row lacks one.
+    paired: Sequence[float | None] = meters if len(meters) >= len(rows) else [None] * len(rows)
+    seen: set[str] = set()
+    for row, meter in zip(rows, paired, strict=False):
+        try:
+            key = SESSION if row.label.casefold() == _SESSION_LABEL else model_key(row.label)
+        except ValueError:
+            continue
+        if key in seen:
+            continue  # the first row of a kind is the one the page shows for it
+        seen.add(key)
+        try:
+            resets_in, percentage = _settle(row, meter)
+            resets_at = resolve_reset(resets_in, now=now, tz=tz)
+        except (ValueError, OverflowError) as exc:
+            reading.fail(key, str(exc))
+            continue
+        reading.put(key, Limit(resets_in, percentage, resets_at), PAGE)
+    return reading
+
+
 def snapshot_from_page(
     text: str,
     meters: Sequence[float | None] = (),
     *,
     now: datetime,
     tz: tzinfo,
-    model_row: str = "Sonnet",
+    model_row: str = DEFAULT_MODEL_ROW,
 ) -> Snapshot:
-    """Read the limits from the usage content's innerText.
+    """The page text alone as a snapshot; NoUsage when it shows no limit."""
+    reading = read_page(text, meters, now=now, tz=tz)
+    if not reading.limits and reading.spend is None:
+        detail = "; ".join(f"{k}: {v}" for k, v in reading.errors.items())
+        raise NoUsage("no usage limit found in the page text" + (f" ({detail})" if detail else ""))
+    return merge([reading], now=now, model_row=model_row)
 
-    `meters` are the bars' aria-valuenow values in document order (None where absent); they only
-    settle digits that run together ("Resets Mar 143% used"). Raises NoUsage when no limit is
-    found; a row that cannot be read (or reads outside 0–100) becomes an extraction error.
+
+_SPEND_RE = re.compile(
+    r"(?P<cur>[$€£])\s*(?P<used>\d[\d,]*(?:\.\d+)?)\s+of\s+[$€£]?\s*(?P<limit>\d[\d,]*(?:\.\d+)?)"
+    r"\s+(?:spent|used)\b",
+    re.IGNORECASE,
+)
+_CURRENCIES = {"$": "USD", "€": "EUR", "£": "GBP"}
+
+
+def _page_spend(lines: list[str]) -> Spend | None:
+    """'$19.80 of $125.00 spent' → Spend(19.8, 125.0, 'USD'): a spend cap, never a limit row."""
+    for line in lines:
+        if m := _SPEND_RE.search(line):
+            used = float(m["used"].replace(",", ""))
+            return Spend(used, float(m["limit"].replace(",", "")), _CURRENCIES[m["cur"]])
+    return None
+
+
+# --- one source's reading, and the per-limit merge ------------------------------------------------
+
+
+@dataclass
+class Reading:
+    """What one source showed, before the merge: limits by key, the session under SESSION.
+
+    `origins` says where in the source each limit was read ("limits[]", "five_hour", "page");
+    `notes` are things skipped on purpose (for --verbose, never sent); `spend` is a spend cap
+    the source showed (plans without plan limits).
+    """
+
+    limits: dict[str, Limit] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    spend: Spend | None = None
+
+    def put(self, key: str, limit: Limit, origin: str) -> None:
+        """Keep the first reading of a limit; a later one (an older field) only fills a gap."""
+        if key not in self.limits:
+            self.limits[key] = limit
+            self.origins[key] = origin
+            self.errors.pop(key, None)
+
+    def fail(self, key: str, reason: str) -> None:
+        if key not in self.limits:
+            self.errors.setdefault(key, reason)
+
+
+def merge(
+    readings: Sequence[Reading], *, now: datetime, model_row: str = DEFAULT_MODEL_ROW
+) -> Snapshot:
+    """One snapshot from readings in order of trust: each limit from the first that has it.
+
+    `source` is "api" when every limit came from the endpoint, "page" when none did, else
+    "mixed". Raises NoUsage when no reading has any limit (NoPlanLimits when one showed a spend
+    cap instead).
     """
     now = _utc_now(now)
-    rows = _scoped_rows(_lines(text))
-    # One bar per row, in order; with fewer bars than rows we cannot tell which row lacks one.
-    paired: Sequence[float | None] = meters if len(meters) >= len(rows) else [None] * len(rows)
-    session: Limit | None = None
-    weekly: dict[str, Limit] = {}
+    limits: dict[str, Limit] = {}
+    origins: dict[str, str] = {}
+    for reading in readings:
+        for key, limit in reading.limits.items():
+            if key not in limits:
+                limits[key] = limit
+                origins[key] = reading.origins.get(key, "?")
     errors: dict[str, str] = {}
-    for row, meter in zip(rows, paired, strict=False):
-        try:
-            key = SESSION if row.label.casefold() == _SESSION_LABEL else model_key(row.label)
-        except ValueError:
-            continue
-        if (key == SESSION and session is not None) or key in weekly or key in errors:
-            continue  # the first row of a kind is the one the page shows for it
-        try:
-            resets_in, percentage = _settle(row, meter)
-        except ValueError as exc:
-            errors[key] = str(exc)
-            continue
-        limit = Limit(resets_in, percentage, resolve_reset(resets_in, now=now, tz=tz))
-        if key == SESSION:
-            session = limit
-        else:
-            weekly[key] = limit
-    if session is None and not weekly:
+    for reading in readings:
+        for key, reason in reading.errors.items():
+            if key not in limits:
+                errors.setdefault(key, reason)
+    if not limits:
+        spend = next((r.spend for r in readings if r.spend is not None), None)
+        if spend is not None:
+            raise NoPlanLimits(spend)
         detail = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise NoUsage("no usage limit found in the page text" + (f" ({detail})" if detail else ""))
-    return finish(now, session, weekly, source="page", model_row=model_row, errors=errors)
+        raise NoUsage("no usage limit found" + (f" ({detail})" if detail else ""))
+    kinds = {"page" if origin == PAGE else "api" for origin in origins.values()}
+    source = kinds.pop() if len(kinds) == 1 else "mixed"
+    session = limits.pop(SESSION, None)
+    # allModels first, then the model rows in the order the source gave them.
+    weekly = dict(sorted(limits.items(), key=lambda item: item[0] != ALL_MODELS))
+    return finish(
+        now, session, weekly, source=source, model_row=model_row, errors=errors, origins=origins
+    )
 
 
 # --- the JSON endpoint ---------------------------------------------------------------------------
 
 #: Fields of the endpoint's older answer: (field, key, model name for the unused wording).
+#: `seven_day_omelette` is the "Claude Design" weekly row the page shows under that name. Other
+#: fields (seven_day_cowork: daily routines; seven_day_oauth_apps; codenames such as tangelo;
+#: *_dollars, spend, extra_usage, seven_day_breakdown) are not plan limits and are not read.
 _OLD_FIELDS = (
     ("five_hour", SESSION, None),
     ("seven_day", ALL_MODELS, ALL_MODELS_NAME),
     ("seven_day_sonnet", model_key("Sonnet"), "Sonnet"),
     ("seven_day_opus", model_key("Opus"), "Opus"),
+    ("seven_day_omelette", model_key("Claude Design"), "Claude Design"),
 )
+#: A reset further ahead than this is not a usage window (weekly limits reset within 7 days).
+_FARTHEST_RESET = timedelta(days=366)
 
 
 def _unused(model: str | None) -> str:
     return SESSION_UNUSED if model is None else UNUSED_TEMPLATE.format(model=model)
 
 
+def _api_percentage(raw: object) -> tuple[int | float, int | float | None]:
+    """(percentage clamped to 0–100, raw value when it was above 100); ValueError otherwise."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 100:
+        if not math.isfinite(raw):
+            raise ValueError(f"percentage is not a number ({raw!r})")
+        return 100, raw
+    if isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            number = float(raw.strip().removesuffix("%"))
+            if math.isfinite(number) and number > 100:
+                return 100, int(number) if number.is_integer() else number
+    return _percentage(raw), None
+
+
 def _api_limit(
     percent: object, resets_at: object, *, unused: str, now: datetime, tz: tzinfo
 ) -> Limit:
+    if percent is None:
+        raise ValueError("no percentage (null)")  # never read as 0: the value is unknown
+    value, raw = _api_percentage(percent)
     if resets_at is None:
-        value = 0 if percent is None else _percentage(percent)
         if value != 0:
             raise ValueError(f"{value}% used but no reset time")
         return Limit(unused, value)
     if not isinstance(resets_at, str):
         raise ValueError(f"resets_at is not a timestamp ({resets_at!r})")
     moment = parse_time(resets_at)
-    if percent is None:
-        raise ValueError("no percentage")
-    return Limit(reset_text(moment, now=now, tz=tz), _percentage(percent), moment)
+    if moment - now > _FARTHEST_RESET:
+        raise ValueError(f"resets_at {resets_at[:40]!r} is not a plausible reset time")
+    return Limit(reset_text(moment, now=now, tz=tz), value, moment, raw)
 
 
-@dataclass
-class _Found:
-    session: Limit | None = None
-    weekly: dict[str, Limit] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-
-    def put(self, key: str, limit: Limit) -> None:
-        if key == SESSION:
-            self.session = self.session or limit
-        else:
-            self.weekly.setdefault(key, limit)
-
-    @property
-    def empty(self) -> bool:
-        return self.session is None and not self.weekly
+def _scope_name(scope: Mapping[str, object], part: str) -> str | None:
+    """scope.model.display_name (or .name), or scope.surface as a name; None when absent."""
+    value = scope.get(part)
+    if isinstance(value, Mapping):
+        value = value.get("display_name") or value.get("name")
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _from_limits(items: list[object], now: datetime, tz: tzinfo) -> _Found:
-    found = _Found()
-    for i, item in enumerate(items):
-        if not isinstance(item, Mapping):
-            found.errors[f"limits[{i}]"] = "not an object"
-            continue
-        kind = item.get("kind")
-        model: str | None
-        if kind == "session":
-            key, model = SESSION, None
-        elif kind == "weekly_all":
-            key, model = ALL_MODELS, ALL_MODELS_NAME
-        elif kind == "weekly_scoped":
-            scope = item.get("scope")
-            scoped = scope.get("model") if isinstance(scope, Mapping) else None
-            name = scoped.get("display_name") if isinstance(scoped, Mapping) else None
-            if not isinstance(name, str) or not name.strip():
-                found.errors[f"limits[{i}]"] = (
-                    "weekly_scoped limit without scope.model.display_name"
-                )
-                continue
-            try:
-                key, model = model_key(name), name.strip()
-            except ValueError as exc:
-                found.errors[f"limits[{i}]"] = str(exc)
-                continue
-        else:
-            continue  # a kind of limit we do not know: not ours to report
+def _limits_item(
+    item: Mapping[str, object], where: str, reading: Reading, now: datetime, tz: tzinfo
+) -> None:
+    kind = item.get("kind")
+    raw_scope = item.get("scope")
+    scope: Mapping[str, object] = raw_scope if isinstance(raw_scope, Mapping) else {}
+    model = _scope_name(scope, "model")
+    surface = _scope_name(scope, "surface")
+    if surface is not None and model is None:
+        # A product surface's own allowance (Cowork, Claude Code), not a plan limit the page or
+        # the server's card shows: noted for --verbose, never sent as an error.
+        reading.notes.append(f"{where}: {kind} limit of the {surface} surface is not a plan limit")
+        return
+    key: str
+    if kind == "session" and model is None:
+        key, name = SESSION, None
+    elif kind == "weekly_all" and model is None:
+        key, name = ALL_MODELS, ALL_MODELS_NAME
+    elif kind == "weekly_scoped" or (kind == "weekly_all" and model is not None):
+        if model is None:
+            reading.errors[where] = "weekly_scoped limit without scope.model.display_name"
+            return
         try:
-            limit = _api_limit(
-                item.get("percent"), item.get("resets_at"), unused=_unused(model), now=now, tz=tz
-            )
+            key, name = model_key(model), model
         except ValueError as exc:
-            found.errors[key] = str(exc)
-            continue
-        found.put(key, limit)
-    return found
+            reading.errors[where] = str(exc)
+            return
+    else:
+        if isinstance(kind, str):
+            reading.notes.append(f"{where}: {kind} limit is not one the page shows")
+        return
+    try:
+        limit = _api_limit(
+            item.get("percent"), item.get("resets_at"), unused=_unused(name), now=now, tz=tz
+        )
+    except (ValueError, OverflowError) as exc:
+        reading.fail(key, str(exc))
+        return
+    reading.put(key, limit, "limits[]")
 
 
-def _from_old_fields(usage: Mapping[str, object], now: datetime, tz: tzinfo) -> _Found:
-    found = _Found()
+def _old_fields(usage: Mapping[str, object], reading: Reading, now: datetime, tz: tzinfo) -> None:
     for name, key, model in _OLD_FIELDS:
         value = usage.get(name)
         if value is None:
             continue
         if not isinstance(value, Mapping):
-            found.errors[key] = f"{name} is not an object"
+            reading.fail(key, f"{name} is not an object")
             continue
         try:
             limit = _api_limit(
@@ -622,52 +774,129 @@ def _from_old_fields(usage: Mapping[str, object], now: datetime, tz: tzinfo) -> 
                 now=now,
                 tz=tz,
             )
-        except ValueError as exc:
-            found.errors[key] = str(exc)
+        except (ValueError, OverflowError) as exc:
+            reading.fail(key, f"{name}: {exc}")
             continue
-        found.put(key, limit)
-    return found
+        reading.put(key, limit, name)
 
 
-def snapshot_from_api(
-    usage: object, *, now: datetime, tz: tzinfo, model_row: str = "Sonnet"
-) -> Snapshot:
-    """Read the limits from GET /api/organizations/{uuid}/usage (parsed JSON).
+def _amount(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and 0 <= number < 1e12 else None
 
-    Raises NoUsage when the answer holds no limit we can read, so the caller uses the page text.
+
+def _money(value: object) -> tuple[float | None, str | None]:
+    """{amount_minor, currency, exponent} → (amount in currency units, currency)."""
+    if not isinstance(value, Mapping):
+        return None, None
+    minor = _amount(value.get("amount_minor"))
+    exponent = value.get("exponent", 2)
+    currency = value.get("currency")
+    if minor is None or not isinstance(exponent, int) or not 0 <= exponent <= 6:
+        return None, None
+    return round(minor / 10**exponent, exponent), currency if isinstance(currency, str) else None
+
+
+def _api_spend(usage: Mapping[str, object]) -> Spend | None:
+    """A spend cap from `spend` ({used, limit} as money) or `extra_usage` (credits in cents)."""
+    spend = usage.get("spend")
+    if isinstance(spend, Mapping):
+        used, currency = _money(spend.get("used"))
+        if used is not None:
+            limit, limit_currency = _money(spend.get("limit"))
+            return Spend(used, limit, currency or limit_currency)
+    extra = usage.get("extra_usage")
+    if isinstance(extra, Mapping):
+        used = _amount(extra.get("used_credits"))
+        if used is not None:
+            limit = _amount(extra.get("monthly_limit"))
+            currency = extra.get("currency")
+            return Spend(
+                round(used / 100, 2),
+                None if limit is None else round(limit / 100, 2),
+                currency if isinstance(currency, str) else None,
+            )
+    return None
+
+
+def read_api(usage: object, *, now: datetime, tz: tzinfo) -> Reading:
+    """What GET /api/organizations/{uuid}/usage (parsed JSON) shows, limit by limit.
+
+    Each limit from `limits[]`, else from the older field that holds it. Raises NoUsage when the
+    answer is not an object at all (an error page, a list).
     """
     now = _utc_now(now)
     if not isinstance(usage, Mapping):
         raise NoUsage(f"usage answer is not an object ({type(usage).__name__})")
-    found = _Found()
+    reading = Reading()
     limits = usage.get("limits")
     if isinstance(limits, list):
-        found = _from_limits(limits, now, tz)
-    if found.empty:
-        found = _from_old_fields(usage, now, tz)
-    if found.empty:
-        detail = "; ".join(f"{k}: {v}" for k, v in found.errors.items())
-        keys = ", ".join(sorted(str(k) for k in usage)) or "none"
+        for i, item in enumerate(limits):
+            if isinstance(item, Mapping):
+                _limits_item(item, f"limits[{i}]", reading, now, tz)
+            else:
+                reading.errors[f"limits[{i}]"] = "not an object"
+    _old_fields(usage, reading, now, tz)
+    if not reading.limits:
+        reading.spend = _api_spend(usage)
+    return reading
+
+
+def snapshot_from_api(
+    usage: object, *, now: datetime, tz: tzinfo, model_row: str = DEFAULT_MODEL_ROW
+) -> Snapshot:
+    """The endpoint's answer alone as a snapshot; NoUsage when it holds no limit we can read."""
+    reading = read_api(usage, now=now, tz=tz)
+    if not reading.limits and reading.spend is None:
+        keys = ", ".join(sorted(str(k) for k in usage)) if isinstance(usage, Mapping) else ""
+        detail = "; ".join(f"{k}: {v}" for k, v in reading.errors.items())
         raise NoUsage(
-            f"usage answer has no limit we can read (keys: {keys})"
+            f"usage answer has no limit we can read (keys: {keys or 'none'})"
             + (f" ({detail})" if detail else "")
         )
-    return finish(
-        now, found.session, found.weekly, source="api", model_row=model_row, errors=found.errors
+    return merge([reading], now=now, model_row=model_row)
+
+
+def _api_only(org: Mapping[str, object]) -> bool:
+    """An API-console organization: no chat, so its /usage answers 403."""
+    capabilities = org.get("capabilities")
+    return (
+        isinstance(capabilities, list)
+        and "chat" not in capabilities
+        and any(isinstance(c, str) and c.startswith("api") for c in capabilities)
     )
 
 
 def pick_organization(orgs: object, last_active: str | None = None) -> str | None:
-    """The uuid to ask for usage: the lastActiveOrg cookie's org, else the first chat org."""
+    """The uuid to ask for usage.
+
+    The lastActiveOrg cookie's organization unless it is API-only; else the first with the chat
+    capability; else, when the list carries no capabilities, the first that is not API-only.
+    """
     if not isinstance(orgs, list):
         return None
-    known = [org for org in orgs if isinstance(org, Mapping) and isinstance(org.get("uuid"), str)]
+    usable = [
+        org
+        for org in orgs
+        if isinstance(org, Mapping)
+        and isinstance(org.get("uuid"), str)
+        and org["uuid"].strip()
+        and not _api_only(org)
+    ]
     if last_active:
-        for org in known:
+        for org in usable:
             if org["uuid"] == last_active:
                 return last_active
-    for org in known:
+    for org in usable:
         capabilities = org.get("capabilities")
         if isinstance(capabilities, list) and "chat" in capabilities:
+            return str(org["uuid"])
+    for org in usable:
+        if org.get("capabilities") is None:
             return str(org["uuid"])
     return None

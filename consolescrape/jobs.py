@@ -51,6 +51,9 @@ def _record(settings: Settings, command: str, outcome: Outcome, started: float) 
     doc["durations"]["total"] = round(time.monotonic() - started, 3)
     if outcome.sync is not None:
         doc["sync"] = outcome.sync
+    if outcome.error is not None:
+        # What the error knows beyond its message (its advice, a spend cap seen instead of limits).
+        doc.update({k: v for k, v in outcome.error.to_json().items() if k != "message"})
     store.record_outcome(settings.state_file, command, doc)
 
 

@@ -35,11 +35,33 @@ class ContractViolation(ValueError):
 
 @dataclass(frozen=True)
 class Limit:
-    """One usage limit as the page shows it."""
+    """One usage limit as the page shows it.
+
+    `percentage_used` is always 0–100; the endpoint can report more than 100 % (usage past the
+    limit), which is kept as `raw_percentage` for the local file and clamped everywhere else.
+    """
 
     resets_in: str
     percentage_used: int | float
     resets_at: datetime | None = None
+    raw_percentage: int | float | None = None
+
+
+@dataclass(frozen=True)
+class Spend:
+    """A spend cap instead of plan limits (Enterprise, credit plans), in currency units."""
+
+    used: float
+    limit: float | None = None
+    currency: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"used": self.used, "limit": self.limit, "currency": self.currency}
+
+    def describe(self) -> str:
+        unit = f" {self.currency}" if self.currency else ""
+        of = f" of {self.limit:.2f}" if self.limit is not None else ""
+        return f"{self.used:.2f}{of}{unit} spent"
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,8 @@ class Snapshot:
     extraction_errors: Mapping[str, str] = field(default_factory=dict)
     is_partial: bool = False
     source: str | None = None
+    #: Where each limit was read ("limits[]", "five_hour", "page", …); not part of the file.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -86,6 +110,7 @@ def finish(
     source: str,
     model_row: str = DEFAULT_MODEL_ROW,
     errors: Mapping[str, str] | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> Snapshot:
     """Build a snapshot, recording why each expected section is missing (isPartial)."""
     found_errors = dict(errors or {})
@@ -111,6 +136,7 @@ def finish(
         extraction_errors={**missing, **found_errors},
         is_partial=bool(missing),
         source=source,
+        origins=dict(origins or {}),
     )
 
 
@@ -157,6 +183,8 @@ def _limit_json(limit: Limit, *, local: bool) -> dict[str, Any]:
     doc: dict[str, Any] = {"resetsIn": limit.resets_in, "percentageUsed": limit.percentage_used}
     if local and limit.resets_at is not None:
         doc["resetsAt"] = format_time(limit.resets_at)
+    if local and limit.raw_percentage is not None:
+        doc["rawPercentageUsed"] = limit.raw_percentage
     return doc
 
 
@@ -205,10 +233,15 @@ def _limit_from(doc: dict[str, Any], path: str, problems: list[str]) -> Limit | 
             resets_at = parse_time(str(doc["resetsAt"]))
         except ValueError:
             found.append(f"{path}.resetsAt: must be an ISO 8601 timestamp with a zone")
+    raw = doc.get("rawPercentageUsed") if isinstance(doc, dict) else None
+    if raw is not None and (
+        isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw < 1e9
+    ):
+        found.append(f"{path}.rawPercentageUsed: must be a number")
     if found:
         problems.extend(found)
         return None
-    return Limit(doc["resetsIn"], doc["percentageUsed"], resets_at)
+    return Limit(doc["resetsIn"], doc["percentageUsed"], resets_at, raw)
 
 
 def from_json(doc: object) -> Snapshot:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -130,11 +131,15 @@ def test_run_and_sync_end_to_end(
 def test_api_source_is_preferred_when_the_endpoint_answers(
     cli: CLI, env: dict[str, str], site: StandIn, home: Path
 ) -> None:
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)
     site.set_api(
         {
-            "five_hour": {"utilization": 12, "resets_at": "2099-01-01T00:00:00Z"},
-            "seven_day": {"utilization": "55.5", "resets_at": "2099-01-02T00:00:00Z"},
-            "seven_day_sonnet": {"utilization": 3.0, "resets_at": None},
+            "five_hour": {"utilization": 12, "resets_at": soon.isoformat()},
+            "seven_day": {
+                "utilization": "55.5",
+                "resets_at": (soon + timedelta(days=2)).isoformat(),
+            },
+            "seven_day_sonnet": {"utilization": 0.0, "resets_at": None},
         }
     )
     assert cli("run", env=env).code == 0
@@ -142,7 +147,7 @@ def test_api_source_is_preferred_when_the_endpoint_answers(
     assert saved["source"] == "api"
     assert saved["currentSession"]["percentageUsed"] == 12
     assert saved["weeklyLimits"]["allModels"]["percentageUsed"] == 55.5
-    assert saved["currentSession"]["resetsAt"] == "2099-01-01T00:00:00.000Z"
+    assert saved["currentSession"]["resetsAt"] == soon.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def test_outage_keeps_the_snapshot_queued_and_exit_5_then_sync_delivers(
