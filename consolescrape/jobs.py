@@ -57,7 +57,10 @@ def _record(settings: Settings, command: str, outcome: Outcome, started: float) 
     store.record_outcome(settings.state_file, command, doc)
 
 
-def _drain_into(outcome: Outcome, settings: Settings, reporter: Reporter) -> None:
+def _drain_into(
+    outcome: Outcome, settings: Settings, reporter: Reporter, *, shown: str | None = None
+) -> None:
+    """Deliver the outbox into `outcome`; `shown` is a hint already printed by the caller."""
     from consolescrape import sync
 
     started = time.monotonic()
@@ -71,7 +74,8 @@ def _drain_into(outcome: Outcome, settings: Settings, reporter: Reporter) -> Non
         outcome.extra.setdefault("durations", {})["sync"] = time.monotonic() - started
     outcome.sync = report.to_json()
     for hint in report.hints:
-        reporter.warn(hint)
+        if hint != shown:
+            reporter.warn(hint)
     if report.error is not None:
         outcome.error, outcome.exit_code = report.error, report.exit_code
 
@@ -150,6 +154,10 @@ def _queue_and_send(
     outcome: Outcome,
 ) -> str:
     """Put the snapshot in the outbox and drain it; returns the summary's sync phrase."""
+    # Whatever happens to the sync, the user learns that a model row waits for the setting.
+    hint = model.model_row_hint(snapshot, settings.model_row)
+    if hint:
+        reporter.warn(hint)
     if settings.api_key is None:
         reporter.info("sync skipped: CLAUDE_SYNC_API_KEY is not set (data saved locally only)")
         return "saved (sync not configured)"
@@ -157,8 +165,6 @@ def _queue_and_send(
     problems = model.validate_payload(payload.body)
     if problems:
         reporter.warn("nothing the server would accept was found: " + "; ".join(problems))
-        if payload.hint:
-            reporter.warn(payload.hint)
         return "saved, not queued"
     outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
     _, dropped = outbox.add(snapshot, payload.id)
@@ -167,10 +173,8 @@ def _queue_and_send(
             f"outbox over its cap of {outbox.cap}: dropped the {len(dropped)} oldest snapshot(s)"
         )
     if options.no_sync:
-        if payload.hint:
-            reporter.warn(payload.hint)
         return f"queued ({len(outbox.pending())} pending, --no-sync)"
-    _drain_into(outcome, settings, reporter)
+    _drain_into(outcome, settings, reporter, shown=hint)
     if outcome.error is None:
         return "synced"
     if outcome.exit_code == ExitCode.SYNC_PENDING:

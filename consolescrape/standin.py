@@ -70,6 +70,15 @@ class Scenario:
     bot_check: bool = False
     content_delay: float = 0.0
     hang: bool = False
+    #: The /api/organizations answer, which of them /usage answers for (the others: 403, as an
+    #: API-only organization does), and the lastActiveOrg cookie the page sets (None: none).
+    organizations: object = dataclasses.field(default_factory=lambda: ORGANIZATIONS)
+    usage_org: str = CHAT_ORG
+    last_active_org: str | None = CHAT_ORG
+    #: The usage endpoint never answers (the page must carry the run).
+    api_hang: bool = False
+    #: Further pages of the site for a logged-in browser, by path (e.g. "/upgrade").
+    pages: dict[str, Path] = dataclasses.field(default_factory=dict)
 
 
 class StandIn:
@@ -120,7 +129,7 @@ class StandIn:
         self.configure(page=page)
 
     def set_api(self, api: object | None, status: int = 200) -> None:
-        """The usage endpoint's JSON answer (None: 404) and its status."""
+        """The usage endpoint's answer (None: 404; a str: sent as an HTML page) and status."""
         self.configure(api=api, api_status=status)
 
     def reset(self) -> None:
@@ -217,6 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._redirect("/new" if logged_in else "/login")
         elif path == "/_panel" and logged_in:
             self._send_file(scenario.page)
+        elif path in scenario.pages and logged_in:
+            self._send_file(scenario.pages[path])
         elif path.startswith("/api/"):
             self._api(path, scenario, logged_in)
         elif path.endswith(".png"):
@@ -239,16 +250,32 @@ class _Handler(BaseHTTPRequestHandler):
         if scenario.content_delay and self.site.stopping.wait(scenario.content_delay):
             return
         # The real app keeps the chosen organization in a cookie that the scraper may read.
-        self._send_file(scenario.page, cookies=[f"lastActiveOrg={CHAT_ORG}; Path=/; SameSite=Lax"])
+        org = scenario.last_active_org
+        cookies = [f"lastActiveOrg={org}; Path=/; SameSite=Lax"] if org is not None else []
+        self._send_file(scenario.page, cookies=cookies)
 
     def _api(self, path: str, scenario: Scenario, logged_in: bool) -> None:
         if not logged_in:
             error = {"type": "permission_error", "message": "Invalid authorization"}
             self._send_json(HTTPStatus.FORBIDDEN, {"type": "error", "error": error})
         elif path == "/api/organizations":
-            self._send_json(HTTPStatus.OK, ORGANIZATIONS)
-        elif path == f"/api/organizations/{CHAT_ORG}/usage" and scenario.api is not None:
-            self._send_json(scenario.api_status, scenario.api)
+            self._send_json(HTTPStatus.OK, scenario.organizations)
+        elif path == f"/api/organizations/{scenario.usage_org}/usage" and scenario.api is not None:
+            if scenario.api_hang:
+                self.site.stopping.wait()
+                self.close_connection = True
+            elif isinstance(scenario.api, str):
+                self._send(scenario.api_status, scenario.api.encode(), "text/html; charset=utf-8")
+            else:
+                self._send_json(scenario.api_status, scenario.api)
+        elif (
+            path.startswith("/api/organizations/")
+            and path.endswith("/usage")
+            and path != f"/api/organizations/{scenario.usage_org}/usage"
+        ):
+            # Another organization's usage: what an API-only organization answers.
+            error = {"type": "permission_error", "message": "Invalid authorization"}
+            self._send_json(HTTPStatus.FORBIDDEN, {"type": "error", "error": error})
         else:
             error = {"type": "not_found_error", "message": "Not found"}
             self._send_json(HTTPStatus.NOT_FOUND, {"type": "error", "error": error})

@@ -208,7 +208,10 @@ def render(status: Status, console: Any) -> None:
     if status.snapshot is not None:
         age = status.age or 0
         style = "bold red" if age > status.max_age else "green"
-        source = f" · from the {status.snapshot.source}" if status.snapshot.source else ""
+        origin = {"mixed": "api and the page"}.get(
+            status.snapshot.source or "", status.snapshot.source
+        )
+        source = f" · from the {origin}" if origin else ""
         console.print(
             Text.assemble("Claude usage · updated ", (f"{duration(age)} ago", style), source)
         )

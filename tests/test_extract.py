@@ -9,16 +9,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from consolescrape.extract import (
+    NoPlanLimits,
     NoUsage,
     PageKind,
+    Reading,
     classify_page,
+    merge,
     pick_organization,
+    read_page,
     reset_text,
     resolve_reset,
     snapshot_from_api,
     snapshot_from_page,
 )
-from consolescrape.model import Snapshot, to_json
+from consolescrape.extract import read_api as read_api_raw
+from consolescrape.model import Snapshot, Spend, to_json, to_payload, validate_payload
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -892,3 +897,272 @@ def test_reset_text_resolves_back_to_the_same_minute(ahead: timedelta) -> None:
     resets_at = NOW + ahead
     text = reset_text(resets_at, now=NOW, tz=NEW_YORK)
     assert resolve_reset(text, now=NOW, tz=NEW_YORK) == resets_at
+
+
+# --- 2026 shapes: headings, spend caps, hostile resets ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Plan usage limits Pro",
+        "Plan usage limitsMax (5x)",
+        "Your Usage limits",
+        "YOUR USAGE LIMITS",
+    ],
+)
+def test_heading_variants_scope_the_rows(heading: str) -> None:
+    text = page(
+        "All models", "0% used", heading, "Current session", "Resets in 1 hr", "5% used",
+        "Weekly limits", "All models", "Resets Thu 7:00 AM", "31% used",
+        "Sonnet only", "Resets in 18 hr 9 min", "10% used",
+    )  # fmt: skip
+    doc = read(text)
+    assert doc["weeklyLimits"]["allModels"]["percentageUsed"] == 31
+    assert doc["weeklyLimits"]["sonnetOnly"]["resetsIn"] == "18 hr 9 min"
+    assert doc["isPartial"] is False
+
+
+def test_heading_run_together_with_a_capital_u() -> None:
+    doc = read(
+        "Your Usage limitsTeamCurrent sessionResets in 29 min0% usedWeekly limits"
+        "All modelsResets Sat 7:29 PM1% usedSonnet onlyResets Sat 7:29 PM4% used"
+    )
+    assert doc["currentSession"] == {
+        "resetsIn": "29 min",
+        "percentageUsed": 0,
+        "resetsAt": "2026-11-26T05:59:00.000Z",
+    }
+    assert doc["weeklyLimits"]["sonnetOnly"]["percentageUsed"] == 4
+
+
+ENTERPRISE = page(
+    "Your usage limits", "Enterprise", "$19.80 of $125.00 spent", "Resets Sat, Aug 1", "16% used",
+    "Last updated: just now",
+)  # fmt: skip
+
+
+def test_spend_cap_page_is_no_plan_limits_not_a_model_row() -> None:
+    with pytest.raises(NoPlanLimits) as caught:
+        snapshot_from_page(ENTERPRISE, now=NOW, tz=BERLIN)
+    assert caught.value.spend == Spend(19.8, 125.0, "USD")
+    reading = read_page(ENTERPRISE, now=NOW, tz=BERLIN)
+    assert reading.limits == {} and reading.errors == {}
+
+
+def test_spend_line_next_to_limits_is_not_a_row() -> None:
+    text = page(MAX_PAGE, "Extra usage", "$0.00 of $50.00 spent", "Resets Jan 1", "0% used")
+    assert set(read(text)["weeklyLimits"]) == {"allModels", "sonnetOnly"}
+
+
+@pytest.mark.parametrize(
+    "reset", ["Resets in 999999999 days", "Resets in 401 days", "Resets in 99999999999 hr"]
+)
+def test_impossible_countdown_is_an_error_for_that_row_only(reset: str) -> None:
+    text = MAX_PAGE.replace("Resets in 2 hr 42 min", reset)
+    doc = read(text)
+    assert "currentSession" not in doc
+    assert "plausible" in doc["extractionErrors"]["currentSession"]
+    assert doc["weeklyLimits"]["allModels"]["percentageUsed"] == 31
+
+
+def api_item(kind: str, percent: object, **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, "percent": percent, "resets_at": "2026-11-28T06:00:00Z", **extra}
+
+
+def test_omelette_is_claude_design_and_cowork_and_codenames_are_not_limits() -> None:
+    usage = {
+        **OLD_ANSWER,
+        "seven_day_omelette": {"utilization": 26, "resets_at": "2026-11-28T06:00:00Z"},
+        "seven_day_cowork": {"utilization": 11, "resets_at": "2026-11-26T20:00:00Z"},
+        "tangelo": {"utilization": 50, "resets_at": "2026-11-27T00:00:00Z"},
+        "nimbus_quill": {"utilization": 0, "resets_at": None},
+        "iguana_necktie": None,
+        "seven_day_breakdown": {"rows": [{"surface": "cowork", "percent": 1}]},
+        "five_hour": {**OLD_ANSWER["five_hour"], "used_dollars": None, "limit_dollars": None},
+    }
+    snap = read_api(usage)
+    assert set(snap.weekly) == {"allModels", "sonnetOnly", "claudeDesignOnly"}
+    assert snap.weekly["claudeDesignOnly"].percentage_used == 26
+    assert snap.extraction_errors == {}
+
+
+def test_surface_rows_are_notes_not_model_rows_or_errors() -> None:
+    usage = {
+        "limits": [
+            api_item("session", 80, scope={"surface": "Claude Code"}),
+            api_item("session", 21, scope={"model": None, "surface": None}),
+            api_item("weekly_all", 40, scope=None),
+            api_item("weekly_scoped", 17, scope={"model": {"display_name": "Sonnet"}}),
+            api_item("weekly_scoped", 66, scope={"surface": {"display_name": "Cowork"}}),
+        ]
+    }
+    reading = read_api_reading(usage)
+    assert set(reading.limits) == {"currentSession", "allModels", "sonnetOnly"}
+    assert reading.limits["currentSession"].percentage_used == 21
+    assert reading.errors == {}
+    assert any("Claude Code" in n for n in reading.notes)
+    assert any("Cowork" in n for n in reading.notes)
+
+
+def read_api_reading(usage: object) -> Reading:
+    return read_api_raw(usage, now=NOW, tz=BERLIN)
+
+
+@pytest.mark.parametrize(("raw", "clamped"), [(104.5, 100), ("250", 100), (100.0, 100)])
+def test_utilization_over_100_is_clamped_and_the_raw_value_kept(raw: object, clamped: int) -> None:
+    snap = read_api(
+        {**OLD_ANSWER, "five_hour": {"utilization": raw, "resets_at": "2026-11-26T06:00:00Z"}}
+    )
+    assert snap.session is not None and snap.session.percentage_used == clamped
+    doc = to_json(snap)["currentSession"]
+    if raw == 100.0:
+        assert "rawPercentageUsed" not in doc
+    else:
+        assert doc["rawPercentageUsed"] == float(raw)  # type: ignore[arg-type]
+    assert validate_payload(to_payload(snap).body) == []
+
+
+def test_percent_null_is_an_error_never_zero() -> None:
+    usage = {
+        "limits": [
+            *LIMITS_ANSWER["limits"][:2],
+            api_item("weekly_scoped", None, scope={"model": {"display_name": "Sonnet"}}),
+        ]
+    }
+    snap = read_api(usage)
+    assert "sonnetOnly" not in snap.weekly
+    assert "null" in snap.extraction_errors["sonnetOnly"]
+
+
+@pytest.mark.parametrize(
+    "resets_at", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00+05:00", "2031-01-01T00:00:00Z"]
+)
+def test_impossible_reset_time_from_the_endpoint_is_a_row_error(resets_at: str) -> None:
+    snap = read_api({**OLD_ANSWER, "seven_day": {"utilization": 3, "resets_at": resets_at}})
+    assert "allModels" not in snap.weekly and snap.extraction_errors["allModels"]
+    assert snap.session is not None
+
+
+SPEND_OBJECT = {
+    "used": {"amount_minor": 211926, "currency": "USD", "exponent": 2},
+    "limit": {"amount_minor": 500000, "currency": "USD", "exponent": 2},
+    "percent": 42,
+}
+
+
+@pytest.mark.parametrize(
+    ("usage", "spend"),
+    [
+        (
+            {"five_hour": None, "seven_day": None, "limits": [], "spend": SPEND_OBJECT},
+            Spend(2119.26, 5000.0, "USD"),
+        ),
+        (
+            {
+                "five_hour": None,
+                "seven_day": None,
+                "limits": None,
+                "extra_usage": {"monthly_limit": 100000, "used_credits": 4132},
+            },
+            Spend(41.32, 1000.0, None),
+        ),
+        (
+            {
+                "extra_usage": {
+                    "is_enabled": True,
+                    "monthly_limit": 150000,
+                    "used_credits": 109563,
+                    "currency": "EUR",
+                }
+            },
+            Spend(1095.63, 1500.0, "EUR"),
+        ),
+    ],
+)
+def test_spend_only_answer_is_no_plan_limits(usage: dict[str, Any], spend: Spend) -> None:
+    with pytest.raises(NoPlanLimits) as caught:
+        read_api(usage)
+    assert caught.value.spend == spend
+
+
+def test_spend_next_to_limits_does_not_hide_them() -> None:
+    snap = read_api({**LIMITS_ANSWER, "spend": SPEND_OBJECT})
+    assert snap.session is not None and not snap.is_partial
+
+
+# --- the per-limit merge -------------------------------------------------------------------------
+
+
+def test_old_fields_fill_what_limits_lacks_and_limits_wins_within_a_limit() -> None:
+    usage = {
+        "five_hour": {"utilization": 9, "resets_at": "2026-11-26T08:00:00Z"},
+        "seven_day": {"utilization": 20, "resets_at": "2026-11-28T06:00:00Z"},
+        "seven_day_sonnet": {"utilization": 99, "resets_at": "2026-11-28T06:00:00Z"},
+        "limits": [
+            api_item("weekly_scoped", 12, scope={"model": {"id": None, "display_name": "Sonnet"}}),
+            api_item("weekly_scoped", 29, scope={"model": {"display_name": "Fable"}}),
+        ],
+    }
+    snap = read_api(usage)
+    assert {k: v.percentage_used for k, v in snap.weekly.items()} == {
+        "allModels": 20,
+        "sonnetOnly": 12,
+        "fableOnly": 29,
+    }
+    assert next(iter(snap.weekly)) == "allModels"
+    assert snap.session is not None and snap.source == "api" and not snap.is_partial
+    assert snap.origins == {
+        "currentSession": "five_hour",
+        "allModels": "seven_day",
+        "sonnetOnly": "limits[]",
+        "fableOnly": "limits[]",
+    }
+
+
+def test_page_completes_a_partial_endpoint_answer_and_the_source_says_mixed() -> None:
+    api = read_api_raw({"limits": LIMITS_ANSWER["limits"][:2]}, now=NOW, tz=BERLIN)
+    text = MAX_PAGE.replace("47% used", "12% used")  # the endpoint's session wins
+    page_reading = read_page(text, now=NOW, tz=BERLIN)
+    snap = merge([api, page_reading], now=NOW)
+    assert snap.source == "mixed" and not snap.is_partial
+    assert snap.session is not None and snap.session.percentage_used == 47
+    assert snap.weekly["sonnetOnly"].percentage_used == 10
+    assert snap.origins["sonnetOnly"] == "page" and snap.origins["currentSession"] == "limits[]"
+    assert merge([page_reading], now=NOW).source == "page"
+
+
+def test_an_error_in_one_source_is_dropped_when_the_other_has_the_limit() -> None:
+    usage = {
+        "limits": [
+            *LIMITS_ANSWER["limits"][:2],
+            api_item("weekly_scoped", None, scope={"model": {"display_name": "Sonnet"}}),
+        ]
+    }
+    snap = merge(
+        [read_api_raw(usage, now=NOW, tz=BERLIN), read_page(MAX_PAGE, now=NOW, tz=BERLIN)], now=NOW
+    )
+    assert snap.extraction_errors == {} and snap.weekly["sonnetOnly"].percentage_used == 10
+
+
+def test_merge_of_nothing_is_no_usage() -> None:
+    with pytest.raises(NoUsage):
+        merge([Reading(), Reading(errors={"allModels": "bad"})], now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("orgs", "last_active", "expected"),
+    [
+        ([{"uuid": " "}, {"uuid": "plain"}], None, "plain"),
+        ([{"uuid": "api", "capabilities": ["api"]}, {"uuid": "plain"}], None, "plain"),
+        ([{"uuid": "api", "capabilities": ["api"]}, {"uuid": "plain"}], "api", "plain"),
+        (
+            [{"uuid": "ent", "capabilities": ["raven_enterprise", "raven", "chat"]}, ORGS[1]],
+            "chat-1",
+            "chat-1",
+        ),
+        ([{"uuid": "free", "capabilities": ["chat"]}], "", "free"),
+    ],
+)
+def test_pick_organization_2026(orgs: object, last_active: str | None, expected: str) -> None:
+    assert pick_organization(orgs, last_active) == expected

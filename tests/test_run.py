@@ -270,3 +270,25 @@ def test_unreachable_site_fails_fast_with_exit_4_and_keeps_old_data(
     assert "cannot reach the usage page" in result.stderr
     assert "check the network" in result.stderr
     assert (home / "usage-data.json").read_bytes() == before
+
+
+HINT = "page shows model rows: Fable — set CONSOLESCRAPE_MODEL_ROW=Fable"
+
+
+@pytest.mark.parametrize("way", ["no key", "key, --no-sync", "key, synced"])
+def test_model_row_hint_on_every_run_path_and_in_status_and_doctor(
+    cli: CLI, env: dict[str, str], site: StandIn, home: Path, receiver: Receiver, way: str
+) -> None:
+    site.set_page(Path(__file__).parent / "pages" / "fable.html")
+    run_env = env if way == "no key" else {**env, **sync_env(receiver)}
+    args = ("run", "--no-sync") if way == "key, --no-sync" else ("run",)
+    result = cli(*args, env=run_env)
+    assert result.code == 0, result.stderr
+    assert result.stderr.count(HINT) == 1
+    assert HINT in cli("status", env=run_env).stderr
+    assert HINT in cli("doctor", env=run_env).stderr
+    if way == "key, synced":
+        [got] = receiver.accepted
+        assert (
+            "weeklyLimits" not in got.json and "Fable" in got.json["extractionErrors"]["sonnetOnly"]
+        )

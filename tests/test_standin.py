@@ -110,7 +110,8 @@ def test_usage_endpoint_answers_what_it_is_given(site: StandIn) -> None:
     usage = {"limits": [{"kind": "session", "percent": 5, "resets_at": None}]}
     site.set_api(usage)
     assert fetch(site, "/api/organizations/org-1/usage").json == usage
-    assert fetch(site, "/api/organizations/org-0/usage").status == 404
+    # An API-only organization's usage is refused, as the real site does.
+    assert fetch(site, "/api/organizations/org-0/usage").status == 403
     assert fetch(site, "/api/organizations/org-1/usage", key=None).status == 403
     site.set_api({"type": "error"}, status=500)
     assert fetch(site, "/api/organizations/org-1/usage").status == 500

@@ -1,0 +1,138 @@
+"""The corpus of real page layouts and endpoint answers, each through the whole pipeline.
+
+Every case in fixtures/cases.toml is one `consolescrape run --no-sync --json` in a subprocess:
+real headless Chromium against the loopback stand-in serving that page and endpoint answer,
+then the saved snapshot, the queued item's server payload and the exit code are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+import tomllib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CLI, SECRET_KEY
+
+from consolescrape import browser, model
+from consolescrape.config import Settings
+from consolescrape.standin import StandIn
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CASES: list[dict[str, Any]] = tomllib.loads((FIXTURES / "cases.toml").read_text())["case"]
+KEY = "fixture-session-5150"
+_TIME = re.compile(r"\{\{([+-])(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?\}\}")
+
+
+def with_times(doc: Any, now: datetime) -> Any:
+    """The answer with each "{{+2h42m}}" replaced by that moment, as the endpoint writes it."""
+    if isinstance(doc, dict):
+        return {k: with_times(v, now) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [with_times(v, now) for v in doc]
+    if isinstance(doc, str) and (m := _TIME.fullmatch(doc)):
+        days, hours, minutes = (int(g or 0) for g in m.groups()[1:])
+        delta = timedelta(days=days, hours=hours, minutes=minutes, seconds=30)
+        return (now + delta if m[1] == "+" else now - delta).isoformat()
+    return doc
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[StandIn]:
+    with StandIn(session_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def profile(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One logged-in profile shared by every case (each case has a home of its own)."""
+    home = tmp_path_factory.mktemp("fixtures")
+    driver = shutil.which("chromedriver")
+    settings = Settings(home=home, chromedriver=Path(driver) if driver else None, timeout=30.0)
+    browser.login_with_session_key(settings, KEY, url=site.url)
+    return settings.profile
+
+
+def configure(site: StandIn, case: dict[str, Any]) -> None:
+    site.reset()
+    changes: dict[str, Any] = {
+        "page": FIXTURES / "pages" / case["page"],
+        "pages": {"/upgrade": FIXTURES / "pages" / "upgrade.html"},
+        "redirect_to": case.get("redirect_to"),
+        "api_status": case.get("endpoint_status", 200),
+        "api_hang": case.get("endpoint_hang", False),
+    }
+    if "endpoint" in case:
+        body = json.loads((FIXTURES / "endpoint" / case["endpoint"]).read_text())
+        changes["api"] = with_times(body, datetime.now(UTC))
+    elif "endpoint_html" in case:
+        changes["api"] = case["endpoint_html"]
+    for name in ("organizations", "usage_org"):
+        if name in case:
+            changes[name] = case[name]
+    if "last_active_org" in case:
+        changes["last_active_org"] = case["last_active_org"] or None
+    site.configure(**changes)
+
+
+def limits_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {"currentSession": doc["currentSession"]} if "currentSession" in doc else {}
+    return {**found, **doc.get("weeklyLimits", {})}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_case_through_the_whole_pipeline(
+    case: dict[str, Any], site: StandIn, profile: Path, cli: CLI, home: Path
+) -> None:
+    configure(site, case)
+    expect = case["expect"]
+    model_row = case.get("model_row", "Sonnet")
+    env = {
+        "CONSOLESCRAPE_PROFILE_DIR": str(profile),
+        "CONSOLESCRAPE_MODEL_ROW": model_row,
+        "CONSOLESCRAPE_TIMEOUT": str(case.get("timeout", 30)),
+        "CLAUDE_SYNC_URL": "http://127.0.0.1:9/api/claude/console-usage",
+        "CLAUDE_SYNC_API_KEY": SECRET_KEY,
+    }
+    began = time.monotonic()
+    result = cli("run", "--no-sync", "--json", "--verbose", "--url", site.url, env=env)
+    elapsed = time.monotonic() - began
+    assert result.code == expect["exit"], result.stderr
+    assert elapsed < expect.get("max_seconds", 20), f"took {elapsed:.1f} s"
+    doc = result.json
+    if expect["exit"] != 0:
+        assert expect["error"] in doc["error"]["message"]
+        assert not (home / "usage-data.json").exists()
+        if "spend" in expect:
+            assert {k: doc["error"]["spend"][k] for k in expect["spend"]} == expect["spend"]
+        return
+    saved = json.loads((home / "usage-data.json").read_text())
+    assert saved == doc["data"]
+    assert saved["source"] == expect["source"]
+    assert saved["isPartial"] is expect["partial"]
+    found = limits_of(saved)
+    assert {k: v["percentageUsed"] for k, v in found.items()} == expect["percent"]
+    for key, text in expect.get("resets", {}).items():
+        assert found[key]["resetsIn"] == text
+    for key, value in expect.get("raw", {}).items():
+        assert found[key]["rawPercentageUsed"] == value
+    errors = saved.get("extractionErrors", {})
+    for key, text in expect.get("errors", {}).items():
+        assert text in errors[key]
+    for key in expect.get("quiet_errors", []):
+        assert key not in errors
+    if "stderr" in expect:
+        assert expect["stderr"] in result.stderr
+    # What the server would get: the queued item, as sync sends it.
+    (item,) = (home / "outbox").glob("*.json")
+    payload = model.to_payload(model.from_json(json.loads(item.read_text())), model_row)
+    assert model.validate_payload(payload.body) == []
+    complete = "currentSession" in payload.body and "weeklyLimits" in payload.body
+    assert complete is expect["payload_complete"]
+    assert all(0 <= v["percentageUsed"] <= 100 for v in limits_of(payload.body).values())
