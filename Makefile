@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser demo test lint bench clean
+.PHONY: install browser display demo test lint bench clean
 
 $(BIN)/consolescrape: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ install: $(BIN)/consolescrape browser
 browser:
 	@scripts/install-browser
 
+# The tests also run the visible-window login, on a virtual screen.
+display:
+	@scripts/install-browser --display
+
 demo: install
 	$(BIN)/consolescrape demo
 
@@ -25,7 +29,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint display
 	$(BIN)/pytest
 
 bench: install

@@ -114,7 +114,7 @@ def run(
     """
     from consolescrape import jobs
 
-    options = jobs.RunOptions(url=url, output=output, headed=headed, no_sync=no_sync)
+    options = jobs.RunOptions(output=output, headed=headed, no_sync=no_sync)
     _execute(
         "run",
         Common(home, env_file, json, quiet, verbose),
@@ -184,7 +184,7 @@ def login(
         Common(home, env_file, json, quiet, verbose),
         {"profile_dir": profile_dir, "usage_url": url},
         lambda settings, reporter: jobs.login(
-            settings, reporter, url=url, session_key_stdin=session_key_stdin, timeout=timeout
+            settings, reporter, session_key_stdin=session_key_stdin, timeout=timeout
         ),
     )
 

@@ -44,7 +44,7 @@ def demo(settings: Settings, reporter: Reporter) -> Outcome:
             env_file=None,
         )
         reporter.info(f"demo: usage page {site.url}, receiver {receiver.url}, home {home}")
-        browser.login_with_session_key(demo_settings, DEMO_SESSION_KEY, log=reporter.debug)
+        browser.login_with_session_key(demo_settings, DEMO_SESSION_KEY)
         reporter.info("demo: logged the temporary profile in; running `consolescrape run`")
         outcome = run(demo_settings, RunOptions(), reporter)
         found = status.collect(demo_settings, max_age=15 * 60)

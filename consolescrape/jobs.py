@@ -34,7 +34,6 @@ class Outcome:
 
 @dataclass(frozen=True)
 class RunOptions:
-    url: str | None = None
     output: Path | None = None
     headed: bool = False
     no_sync: bool = False
@@ -114,9 +113,7 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
                     f"not logged in yet: there is no browser profile at {settings.profile}",
                     "run `consolescrape login` once (or `consolescrape login --session-key-stdin`)",
                 )
-            snapshot = browser.scrape(
-                settings, url=options.url, headed=options.headed, log=reporter.debug
-            )
+            snapshot = browser.scrape(settings, headed=options.headed)
             outcome.extra["durations"] = {"browser": time.monotonic() - started}
             target = options.output or settings.data_file
             store.save_snapshot(target, snapshot)
@@ -217,7 +214,6 @@ def login(
     settings: Settings,
     reporter: Reporter,
     *,
-    url: str | None,
     session_key_stdin: bool,
     timeout: float,
 ) -> Outcome:
@@ -229,13 +225,13 @@ def login(
             value = sys.stdin.readline().strip()
             if not value:
                 raise UsageError("--session-key-stdin: nothing was read from standard input")
-            browser.login_with_session_key(settings, value, url=url, log=reporter.debug)
+            browser.login_with_session_key(settings, value)
         else:
             reporter.info(
                 f"a browser window opens on the usage page: log in there (within {timeout:g} s); "
                 "it closes by itself once the usage page shows"
             )
-            browser.login_interactive(settings, url=url, timeout=timeout, log=reporter.debug)
+            browser.login_interactive(settings, timeout=timeout)
     reporter.info(f"logged in: the profile at {settings.profile} can read the usage page")
     return Outcome(data={"profile": str(settings.profile)})
 

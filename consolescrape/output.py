@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ class Reporter:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self._console: Console | None = None
+        _handler.reporter = self
+        _ROOT.setLevel(logging.DEBUG if verbose else logging.INFO)
 
     @property
     def console(self) -> Console:
@@ -84,3 +87,30 @@ def print_result(
         doc["error"] = error
     sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+class _ToReporter(logging.Handler):
+    """Log records of consolescrape's modules, rendered by the current Reporter.
+
+    DEBUG lines show with --verbose, INFO as messages (not with --quiet), WARNING and above
+    always: the same look in a terminal and in cron as every other line.
+    """
+
+    reporter: Reporter | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        reporter = self.reporter
+        if reporter is None:
+            return
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            reporter.warn(message)
+        elif record.levelno >= logging.INFO:
+            reporter.info(message)
+        else:
+            reporter.debug(message)
+
+
+_handler = _ToReporter()
+_ROOT = logging.getLogger("consolescrape")
+_ROOT.addHandler(_handler)

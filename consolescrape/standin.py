@@ -77,7 +77,8 @@ class Scenario:
     last_active_org: str | None = CHAT_ORG
     #: The usage endpoint never answers (the page must carry the run).
     api_hang: bool = False
-    #: Further pages of the site for a logged-in browser, by path (e.g. "/upgrade").
+    #: Pages served at these paths instead of the built-in ones (e.g. "/upgrade", or a "/login"
+    #: whose script logs in the way a person would).
     pages: dict[str, Path] = dataclasses.field(default_factory=dict)
 
 
@@ -215,7 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_file(SAMPLE_DIR / "bot_check.html", HTTPStatus.FORBIDDEN)
             return
         logged_in = self._cookie("sessionKey") == site.session_key
-        if path == USAGE_PATH:
+        if path in scenario.pages:
+            self._send_file(scenario.pages[path])
+        elif path == USAGE_PATH:
             self._usage_page(scenario, logged_in)
         elif path == "/login":
             self._send_file(SAMPLE_DIR / "login.html")
@@ -226,8 +229,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._redirect("/new" if logged_in else "/login")
         elif path == "/_panel" and logged_in:
             self._send_file(scenario.page)
-        elif path in scenario.pages and logged_in:
-            self._send_file(scenario.pages[path])
         elif path.startswith("/api/"):
             self._api(path, scenario, logged_in)
         elif path.endswith(".png"):

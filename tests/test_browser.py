@@ -7,6 +7,7 @@ stand-in site and one logged-in profile are shared by the module to keep it fast
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import signal
@@ -133,12 +134,17 @@ def hanging() -> Iterator[StandIn]:
 def logged_in(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A home whose profile holds the stand-in's session cookie."""
     settings = make_settings(tmp_path_factory.mktemp("logged-in"))
-    browser.login_with_session_key(settings, KEY, url=site.url)
-    return settings
+    browser.login_with_session_key(at(settings, site.url), KEY)
+    return at(settings, site.url)
+
+
+def at(settings: Settings, url: str) -> Settings:
+    """The same settings reading another usage URL (what --url does)."""
+    return dataclasses.replace(settings, usage_url=url)
 
 
 def scrape(settings: Settings, site: StandIn, **changes: Any) -> Snapshot:
-    return browser.scrape(dataclasses.replace(settings, **changes), url=site.url)
+    return browser.scrape(dataclasses.replace(settings, usage_url=site.url, **changes))
 
 
 # --- what the pages say --------------------------------------------------------------------------
@@ -372,7 +378,7 @@ def test_logged_out_profile_asks_for_login_and_saves_debug_files(
 ) -> None:
     settings = make_settings(tmp_path)
     with pytest.raises(LoggedOut) as raised:
-        browser.scrape(settings, url=site.url)
+        browser.scrape(at(settings, site.url))
     assert "consolescrape login" in (raised.value.advice or "")
     page, shot = settings.debug_dir / "page.html", settings.debug_dir / "screenshot.png"
     assert "Log in or sign up" in page.read_text()
@@ -397,7 +403,7 @@ def test_hanging_page_ends_at_the_deadline(hanging: StandIn, tmp_path: Path) -> 
     settings = make_settings(tmp_path, timeout=5.0)
     began = time.monotonic()
     with pytest.raises(ScrapeFailed, match="timeout"):
-        browser.scrape(settings, url=hanging.url)
+        browser.scrape(at(settings, hanging.url))
     assert time.monotonic() - began < 5.0 + 3
     assert on_profile(settings.profile) == []
 
@@ -415,13 +421,15 @@ def test_hung_renderer_is_killed_at_the_deadline(site: StandIn, logged_in: Setti
 # --- logging in ----------------------------------------------------------------------------------
 
 
-def test_session_key_login_then_scrape(site: StandIn, tmp_path: Path) -> None:
-    settings = make_settings(tmp_path / "home")
-    logs: list[str] = []
-    browser.login_with_session_key(settings, KEY, url=site.url, log=logs.append)
+def test_session_key_login_then_scrape(
+    site: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = make_settings(tmp_path / "home", usage_url=site.url)
+    browser.login_with_session_key(settings, KEY)
     assert settings.profile.stat().st_mode & 0o777 == 0o700
-    assert limits(browser.scrape(settings, url=site.url, log=logs.append)) == SAMPLE
-    assert not any(KEY in line for line in logs)
+    assert limits(browser.scrape(settings)) == SAMPLE
+    assert caplog.records and KEY not in caplog.text
     agents = {seen.user_agent for seen in site.requests}
     assert agents and all("Chrome/" in a and "HeadlessChrome" not in a for a in agents)
     assert on_profile(settings.profile) == []
@@ -432,13 +440,13 @@ def test_wrong_session_key_is_logged_out_without_showing_the_key(
 ) -> None:
     wrong = "wrong-key-do-not-print-8842"
     with pytest.raises(LoggedOut) as raised:
-        browser.login_with_session_key(make_settings(tmp_path), wrong, url=site.url)
+        browser.login_with_session_key(at(make_settings(tmp_path), site.url), wrong)
     assert wrong not in str(raised.value) and wrong not in (raised.value.advice or "")
 
 
 def test_session_key_that_no_cookie_can_hold_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as raised:
-        browser.login_with_session_key(make_settings(tmp_path), 'abc; "def"', url="http://x/")
+        browser.login_with_session_key(at(make_settings(tmp_path), "http://x/"), 'abc; "def"')
     assert "abc" not in str(raised.value)
 
 
@@ -448,10 +456,10 @@ def test_visible_browser_without_a_display_says_what_to_do(
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(ConfigError) as raised:
-        browser.login_interactive(make_settings(tmp_path), url="http://127.0.0.1:9/", timeout=5)
+        browser.login_interactive(at(make_settings(tmp_path), "http://127.0.0.1:9/"), timeout=5)
     assert "--session-key-stdin" in (raised.value.advice or "")
     with pytest.raises(ConfigError):
-        browser.scrape(make_settings(tmp_path), url="http://127.0.0.1:9/", headed=True)
+        browser.scrape(at(make_settings(tmp_path), "http://127.0.0.1:9/"), headed=True)
 
 
 # --- processes left behind -----------------------------------------------------------------------
@@ -462,7 +470,7 @@ from pathlib import Path
 from consolescrape import browser
 from consolescrape.config import Settings
 home, url, driver = sys.argv[1:4]
-browser.scrape(Settings(home=Path(home), chromedriver=Path(driver), timeout=60.0), url=url)
+browser.scrape(Settings(home=Path(home), chromedriver=Path(driver), timeout=60.0, usage_url=url))
 """
 
 
@@ -483,7 +491,7 @@ def test_killed_run_leaves_processes_that_the_next_run_clears(
     site: StandIn, hanging: StandIn, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path)
-    browser.login_with_session_key(settings, KEY, url=site.url)
+    browser.login_with_session_key(at(settings, site.url), KEY)
     child = start_child(settings.home, hanging)
     drivers = children_named(child.pid, "chromedriver")
     child.kill()
@@ -491,7 +499,7 @@ def test_killed_run_leaves_processes_that_the_next_run_clears(
     # What SPEC §6 measured: SIGKILL leaves chromedriver and Chrome running on the profile.
     assert on_profile(settings.profile), "expected Chrome to outlive its killed parent"
     assert os.path.lexists(settings.profile / "SingletonLock")
-    assert limits(browser.scrape(settings, url=site.url)) == SAMPLE
+    assert limits(browser.scrape(at(settings, site.url))) == SAMPLE
     assert on_profile(settings.profile) == []
     assert drivers and not any(alive(pid) for pid in drivers)
 
@@ -515,18 +523,21 @@ def test_terminated_run_leaves_nothing_and_hides_the_key(hanging: StandIn, tmp_p
     assert not any(alive(pid) for pid in drivers)
 
 
-def test_stale_lock_from_a_dead_process_or_another_host_is_cleared(tmp_path: Path) -> None:
+def test_stale_lock_from_a_dead_process_or_another_host_is_cleared(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     profile = tmp_path / "profile"
     profile.mkdir()
     for target in (f"{socket.gethostname()}-999999", "other-host-4242"):
         os.symlink(target, profile / "SingletonLock")
         os.symlink("123", profile / "SingletonCookie")
         os.symlink("/tmp/gone/SingletonSocket", profile / "SingletonSocket")
-        logs: list[str] = []
-        browser.cleanup_profile(profile, log=logs.append)
+        caplog.clear()
+        browser.cleanup_profile(profile)
         assert not any(os.path.lexists(profile / n) for n in browser.SINGLETON_FILES)
-        assert any("stale SingletonLock" in line for line in logs)
-    assert any("another host" in line for line in logs)
+        assert "stale SingletonLock" in caplog.text
+    assert "another host" in caplog.text
 
 
 # --- set-up --------------------------------------------------------------------------------------
@@ -547,33 +558,3 @@ def test_importing_the_module_does_not_import_selenium() -> None:
 def test_bundled_pages_exist() -> None:
     for name in ("usage.html", "login.html", "bot_check.html", "new.html"):
         assert (SAMPLE_DIR / name).is_file()
-
-
-# --- the interactive login's waiting (headless here: this machine has no display) ---------------
-
-
-@pytest.fixture
-def without_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run login_interactive headless: the visible window is the one thing a test cannot show."""
-    monkeypatch.setattr(browser, "_check_display", lambda advice: None)
-    flags = browser._chrome_flags
-    monkeypatch.setattr(
-        browser, "_chrome_flags", lambda profile, headed: flags(profile, headed=False)
-    )
-
-
-@pytest.mark.usefixtures("without_window")
-def test_interactive_login_ends_when_the_usage_page_shows(
-    site: StandIn, logged_in: Settings
-) -> None:
-    site.configure(redirect_to="/new")  # lands on the chat page: the panel route is tried
-    logs: list[str] = []
-    browser.login_interactive(logged_in, url=site.url, timeout=20, log=logs.append)
-    assert "/new" in site.paths()
-    assert any("usage page shows" in line for line in logs)
-
-
-@pytest.mark.usefixtures("without_window")
-def test_interactive_login_that_never_happens_times_out(site: StandIn, tmp_path: Path) -> None:
-    with pytest.raises(LoggedOut, match="did not show within 2 s"):
-        browser.login_interactive(make_settings(tmp_path), url=site.url, timeout=2)

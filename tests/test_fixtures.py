@@ -54,8 +54,13 @@ def profile(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One logged-in profile shared by every case (each case has a home of its own)."""
     home = tmp_path_factory.mktemp("fixtures")
     driver = shutil.which("chromedriver")
-    settings = Settings(home=home, chromedriver=Path(driver) if driver else None, timeout=30.0)
-    browser.login_with_session_key(settings, KEY, url=site.url)
+    settings = Settings(
+        home=home,
+        chromedriver=Path(driver) if driver else None,
+        timeout=30.0,
+        usage_url=site.url,
+    )
+    browser.login_with_session_key(settings, KEY)
     return settings.profile
 
 

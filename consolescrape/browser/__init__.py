@@ -1,0 +1,60 @@
+"""The browser phase: launch Chrome with the profile, open the usage page, read it, quit.
+
+The only code that imports Selenium, inside functions, so importing the package stays cheap.
+One job per module:
+
+- `chrome`: finding Chrome and chromedriver; flags, user agent, the child environment;
+- `processes`: Chrome processes left on the profile, a stale SingletonLock;
+- `session`: one Chrome session with its deadline, signals and guaranteed tear-down;
+- `usage_page`: what the page is and what its text shows (open this when the markup changes);
+- `endpoint`: the site's JSON endpoint, asked from inside the page;
+- `login`: the two ways to log the profile in.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from consolescrape.browser.chrome import binary_version, chrome_flags, find_browser
+from consolescrape.browser.endpoint import read_api
+from consolescrape.browser.login import login_interactive, login_with_session_key
+from consolescrape.browser.processes import SINGLETON_FILES, cleanup_profile
+from consolescrape.browser.session import Browser
+from consolescrape.browser.usage_page import land, log_origins, read_usage
+from consolescrape.config import Settings
+from consolescrape.extract import local_zone
+from consolescrape.model import Snapshot
+
+__all__ = [
+    "SINGLETON_FILES",
+    "binary_version",
+    "chrome_flags",
+    "cleanup_profile",
+    "find_browser",
+    "login_interactive",
+    "login_with_session_key",
+    "scrape",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def scrape(settings: Settings, *, headed: bool = False) -> Snapshot:
+    """Open the usage page with the profile and read the limits: the JSON endpoint first, asked
+    as soon as a logged-in page of the site has loaded, then the page text for what it lacks.
+
+    Raises LoggedOut (the page asks for a login) or ScrapeFailed (no browser, timeout, bot
+    check, no usage section, no plan limits); debug files of the page are saved on failure.
+    """
+    tz = local_zone()
+    with Browser(
+        settings, headed=headed, seconds=settings.timeout, what="the browser phase"
+    ) as browser:
+        land(browser, settings.usage_url)
+        api = read_api(browser, tz=tz)
+        snapshot = read_usage(browser, tz=tz, api=api)
+        log_origins(snapshot)
+        logger.debug(
+            f"browser: usage read {browser.elapsed():.2f} s after start ({snapshot.source})"
+        )
+        return snapshot

@@ -1,0 +1,92 @@
+"""The site's JSON endpoint, asked from inside the logged-in page (its cookies, its bot-check
+clearance): GET /api/organizations, pick the organization, GET /api/organizations/{uuid}/usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from datetime import UTC, datetime, tzinfo
+from urllib.parse import quote
+
+from consolescrape import extract
+from consolescrape.browser.session import Browser, first_line
+
+logger = logging.getLogger(__name__)
+
+#: Per request to the site's JSON endpoint.
+API_TIMEOUT = 10.0
+
+#: GET a same-origin path with the page's own cookies; {status, text} (status 0: no answer).
+FETCH_JS = """
+const [path, ms, done] = arguments;
+const abort = new AbortController();
+const timer = setTimeout(() => abort.abort(), ms);
+fetch(path, {credentials: "include", headers: {"Accept": "application/json"}, signal: abort.signal})
+  .then(async (r) => done({status: r.status, text: await r.text(), cookie: document.cookie}))
+  .catch((e) => done({status: 0, text: String(e), cookie: document.cookie}))
+  .finally(() => clearTimeout(timer));
+"""
+
+
+def _fetch_json(browser: Browser, path: str) -> tuple[object, str]:
+    """GET `path` from inside the page; (parsed JSON, document.cookie). ValueError on failure."""
+    assert browser.driver is not None
+    seconds = min(API_TIMEOUT, browser.remaining())
+    if seconds <= 0.2:
+        raise ValueError("no time left")
+    browser.driver.set_script_timeout(seconds + 1)
+    raw = browser.driver.execute_async_script(FETCH_JS, path, int(seconds * 1000))
+    doc = raw if isinstance(raw, dict) else {}
+    status, text = doc.get("status"), str(doc.get("text") or "")
+    if status != 200:
+        raise ValueError(f"{path} answered {status or 'nothing'}: {_excerpt(text)}")
+    try:
+        return json.loads(text), str(doc.get("cookie") or "")
+    except ValueError:
+        raise ValueError(f"{path} answered something that is not JSON: {_excerpt(text)}") from None
+
+
+def _excerpt(text: str) -> str:
+    """A short, printable excerpt of an answer (it may be an HTML error page)."""
+    printable = "".join(c if c.isprintable() else " " for c in text[:200])
+    return repr(re.sub(r"\s+", " ", printable).strip()[:80])
+
+
+def _cookie_value(cookies: str, name: str) -> str | None:
+    for part in cookies.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def read_api(browser: Browser, *, tz: tzinfo) -> extract.Reading | None:
+    """What the site's JSON endpoint says, as the page itself loads it; None when it fails."""
+    began = time.monotonic()
+    try:
+        orgs, cookies = _fetch_json(browser, "/api/organizations")
+        org = extract.pick_organization(orgs, _cookie_value(cookies, "lastActiveOrg"))
+        if org is None:
+            raise ValueError("no organization with chat among /api/organizations")
+        usage, _ = _fetch_json(browser, f"/api/organizations/{quote(org, safe='')}/usage")
+        reading = extract.read_api(usage, now=datetime.now(UTC), tz=tz)
+    except _api_errors() as exc:
+        logger.debug(f"api: {first_line(str(exc))}; the page text has to carry the run")
+        return None
+    found = ", ".join(reading.limits) or "no limit"
+    logger.debug(f"api: {found} in {time.monotonic() - began:.2f} s")
+    for note in reading.notes:
+        logger.debug(f"api: skipped {note}")
+    for key, reason in reading.errors.items():
+        logger.debug(f"api: {key}: {reason}")
+    return reading
+
+
+def _api_errors() -> tuple[type[Exception], ...]:
+    """What makes the endpoint path give up: a bad answer, a script error, a script timeout."""
+    from selenium.common.exceptions import JavascriptException, TimeoutException
+
+    return (ValueError, JavascriptException, TimeoutException)
