@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from consolescrape.browser.chrome import HEADLESS_LOGIN_ADVICE, check_display
@@ -83,11 +83,9 @@ _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
 def login_with_session_key(settings: Settings, session_key: str) -> None:
     """Store a sessionKey cookie in the profile, then check that the usage page shows.
 
-    The value is never logged or put in an error message.
+    A key the site does not accept leaves the profile's previous session in place. The value
+    is never logged or put in an error message.
     """
-    from selenium.common.exceptions import WebDriverException
-
-    target = settings.usage_url
     value = session_key.strip()
     if not _COOKIE_VALUE.fullmatch(value):
         raise UsageError(
@@ -95,39 +93,83 @@ def login_with_session_key(settings: Settings, session_key: str) -> None:
             "(spaces, quotes, commas, semicolons, backslashes)",
             "paste only the value of the sessionKey cookie",
         )
-    parts = urlsplit(target)
+    target = settings.usage_url
+    site = urlsplit(target)
+    origin = f"{site.scheme}://{site.netloc}/"
     with Browser(settings, headed=False, seconds=settings.timeout, what="the login") as browser:
-        assert browser.driver is not None
-        cookie = {
-            "name": SESSION_COOKIE,
-            "value": value,
-            "url": f"{parts.scheme}://{parts.netloc}/",
-            "path": "/",
-            "secure": parts.scheme == "https",
-            "httpOnly": True,
-            "sameSite": "Lax",
-            "expires": time.time() + 365 * 24 * 3600,
-        }
-        # Through CDP: no need to load a page of the site first just to be allowed to set it.
-        # Selenium logs command bodies at DEBUG: keep the value out of any log for this call.
-        wire = logging.getLogger("selenium.webdriver.remote.remote_connection")
-        level = wire.level
-        wire.setLevel(max(level, logging.INFO))
-        try:
-            done = browser.driver.execute_cdp_cmd("Network.setCookie", cookie)
-        except WebDriverException as exc:
-            detail = first_line(exc.msg or "").replace(value, "********")
-            raise ScrapeFailed(f"could not store the session cookie: {detail}") from None
-        finally:
-            wire.setLevel(level)
-        if isinstance(done, dict) and done.get("success") is False:
-            raise ScrapeFailed(f"the browser refused the session cookie for {parts.netloc}")
-        logger.debug(f"login: stored the {SESSION_COOKIE} cookie for {parts.netloc}")
+        previous = _session_cookie(browser, origin)
+        _set_cookie(
+            browser,
+            {
+                "name": SESSION_COOKIE,
+                "value": value,
+                "url": origin,
+                "path": "/",
+                "secure": site.scheme == "https",
+                "httpOnly": True,
+                "sameSite": "Lax",
+                "expires": time.time() + 365 * 24 * 3600,
+            },
+            secret=value,
+        )
+        logger.debug(f"login: stored the {SESSION_COOKIE} cookie for {site.netloc}")
         try:
             open_usage(browser, target)
         except LoggedOut:
+            _restore(browser, origin, previous)
             raise LoggedOut(
-                "the session key was not accepted: the usage page still asks for a login",
+                "the session key was not accepted: the usage page still asks for a login"
+                + ("; the previous session is kept" if previous else ""),
                 "copy the sessionKey cookie again from a browser that is logged in to claude.ai",
             ) from None
         logger.debug("login: the usage page shows")
+
+
+def _session_cookie(browser: Browser, origin: str) -> dict[str, Any] | None:
+    """The profile's current sessionKey cookie for the site, to put back if the new one fails."""
+    done = _cdp(browser, "Network.getCookies", {"urls": [origin]})
+    cookies = done.get("cookies") if isinstance(done, dict) else None
+    for cookie in cookies if isinstance(cookies, list) else []:
+        if isinstance(cookie, dict) and cookie.get("name") == SESSION_COOKIE:
+            return cookie
+    return None
+
+
+def _restore(browser: Browser, origin: str, previous: dict[str, Any] | None) -> None:
+    _cdp(browser, "Network.deleteCookies", {"name": SESSION_COOKIE, "url": origin})
+    if previous is None:
+        return
+    keep = ("name", "value", "domain", "path", "secure", "httpOnly", "sameSite", "expires")
+    cookie = {k: previous[k] for k in keep if k in previous}
+    if cookie.get("expires", -1) < 0:
+        cookie.pop("expires", None)  # a session cookie has none
+    _set_cookie(browser, cookie, secret=str(previous.get("value", "")))
+    logger.debug(f"login: put the previous {SESSION_COOKIE} cookie back")
+
+
+def _set_cookie(browser: Browser, cookie: dict[str, Any], *, secret: str) -> None:
+    done = _cdp(browser, "Network.setCookie", cookie, secret=secret)
+    if isinstance(done, dict) and done.get("success") is False:
+        raise ScrapeFailed(f"the browser refused the session cookie for {cookie.get('url')}")
+
+
+def _cdp(browser: Browser, command: str, args: dict[str, Any], *, secret: str = "") -> Any:
+    """A DevTools command (no page of the site needs to be loaded first), its log muted.
+
+    Selenium logs command bodies and answers at DEBUG: cookie values stay out of every log.
+    """
+    from selenium.common.exceptions import WebDriverException
+
+    assert browser.driver is not None
+    wire = logging.getLogger("selenium.webdriver.remote.remote_connection")
+    level = wire.level
+    wire.setLevel(max(level, logging.INFO))
+    try:
+        return browser.driver.execute_cdp_cmd(command, args)
+    except WebDriverException as exc:
+        detail = first_line(exc.msg or "")
+        if secret:
+            detail = detail.replace(secret, "********")
+        raise ScrapeFailed(f"could not update the session cookie: {detail}") from None
+    finally:
+        wire.setLevel(level)

@@ -155,7 +155,17 @@ def clear_singleton(profile: Path) -> None:
         target = os.readlink(lock)
     except FileNotFoundError:
         return
-    except OSError:  # a plain file (not a symlink) is not Chrome's: leave it to Chrome
+    except OSError:
+        # Chrome's lock is always a symlink to "host-pid"; a plain file (a profile copied by a
+        # tool that follows links) blocks the launch with only "Chrome instance exited". We
+        # hold the profile lock and ended every process on it, so nothing owns this file.
+        target = "a plain file, not Chrome's link"
+        if any(is_browser(p) for p in profile_processes(profile)):
+            return
+        for name in SINGLETON_FILES:
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                (profile / name).unlink()
+        logger.debug(f"profile: cleared a stale SingletonLock ({target})")
         return
     host, _, pid_text = target.rpartition("-")
     if host == socket.gethostname():

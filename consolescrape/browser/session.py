@@ -18,7 +18,8 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -39,7 +40,7 @@ from consolescrape.browser.processes import (
     wait_gone,
 )
 from consolescrape.config import Settings
-from consolescrape.errors import ConsolescrapeError, ScrapeFailed
+from consolescrape.errors import ConsolescrapeError, Locked, ScrapeFailed
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.service import Service
@@ -192,6 +193,7 @@ class Browser:
             check_display("run without --headed (or set DISPLAY)")
         chrome, driver_path = find_browser(self.settings)
         store.private_dir(self.profile)
+        self._undo.enter_context(_profile_lock(self.profile))
         cleanup_profile(self.profile)
         options = ChromeOptions()
         options.binary_location = str(chrome)
@@ -220,6 +222,9 @@ class Browser:
         )
         # "eager": get() returns at DOMContentLoaded; our waits then look for the content itself.
         options.page_load_strategy = "eager"
+        # An alert() on the page would fail every later command ("unexpected alert open"):
+        # dismiss it and go on reading.
+        options.unhandled_prompt_behavior = "dismiss"
         budget_ms = int(max(1.0, self.remaining()) * 1000)
         options.timeouts = {"pageLoad": budget_ms, "script": min(budget_ms, 30_000)}
         self.service = Service(
@@ -313,6 +318,26 @@ class Browser:
             return waiter.until(predicate)
         except TimeoutException:
             return None
+
+
+#: Held by the run whose browser uses the profile: two homes may share one profile directory,
+#: and the start-up clean-up must never kill the browser of a live run (or Chrome refuses a
+#: profile in use anyway).
+PROFILE_LOCK = "consolescrape.lock"
+
+
+@contextlib.contextmanager
+def _profile_lock(profile: Path) -> Iterator[None]:
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(store.hold_lock(profile / PROFILE_LOCK))
+        except Locked as exc:
+            raise Locked(
+                exc.message.replace("is running", f"is using the browser profile {profile}"),
+                "nothing to do if it is a scheduled run of another home; otherwise give each "
+                "home its own CONSOLESCRAPE_PROFILE_DIR",
+            ) from None
+        yield
 
 
 def quit_driver(driver: WebDriver) -> None:
