@@ -255,6 +255,8 @@ def resolved_settings(settings: Settings) -> list[tuple[str, str, str]]:
         value = getattr(settings, attr)
         if attr == "api_key":
             shown = "(set)" if value is not None else "(not set)"
+        elif attr.endswith("url") and value is not None:
+            shown = config.shown_url(value)
         else:
             shown = "" if value is None else str(value)
         table.append((name, shown, settings.origins.get(attr, "default")))
