@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from consolescrape import model, store
+from consolescrape import model, sanitize, store
 from consolescrape.config import Settings
 from consolescrape.errors import (
     CheckFailed,
@@ -51,7 +51,7 @@ def _record(settings: Settings, command: str, outcome: Outcome, started: float) 
     doc["durations"]["total"] = round(time.monotonic() - started, 3)
     if outcome.sync is not None:
         doc["sync"] = outcome.sync
-    store.record_outcome(settings.state_file, command, doc)
+    store.record_outcome(settings.state_file, command, sanitize.scrub_all(doc, [settings.api_key]))
 
 
 def _drain_into(outcome: Outcome, settings: Settings, reporter: Reporter) -> None:
@@ -260,12 +260,12 @@ def doctor(settings: Settings, reporter: Reporter, *, online: bool) -> Outcome:
     results = checks.run_checks(settings, online=online)
     for check in results:
         mark = "✓" if check.ok else ("✗" if check.required else "!")
-        reporter.console.print(f"{mark} {check.name}: {check.detail}", markup=False)
+        reporter.line(f"{mark} {check.name}: {check.detail}")
         if not check.ok and check.fix:
-            reporter.console.print(f"    fix: {check.fix}", markup=False)
+            reporter.line(f"    fix: {check.fix}")
     if reporter.verbose:
         for name, value, origin in checks.resolved_settings(settings):
-            reporter.console.print(f"  {name}={value}  ({origin})", markup=False)
+            reporter.line(f"  {name}={value}  ({origin})")
     failed = [c for c in results if c.required and not c.ok]
     outcome = Outcome(
         data={

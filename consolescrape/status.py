@@ -8,6 +8,7 @@ from typing import Any
 
 from consolescrape import model, store
 from consolescrape.config import Settings
+from consolescrape.sanitize import clean
 
 
 @dataclass
@@ -178,7 +179,10 @@ def rows(status: Status) -> list[tuple[str, int | float, str]]:
     if status.snapshot.session is not None:
         limits.append((model.SESSION, status.snapshot.session))
     limits += list(status.snapshot.weekly.items())
-    return [(_label(k), v.percentage_used, _countdown(v, status.now)) for k, v in limits]
+    # Labels and reset texts come from the page: shown without any escape sequence in them.
+    return [
+        (clean(_label(k)), v.percentage_used, clean(_countdown(v, status.now))) for k, v in limits
+    ]
 
 
 def to_json(status: Status) -> dict[str, Any]:
@@ -221,7 +225,7 @@ def render(status: Status, console: Any) -> None:
             table.add_row(label, bar, f"{percent:g}%".rjust(4), reset)
         console.print(table)
         if status.snapshot.is_partial:
-            missing = ", ".join(status.snapshot.extraction_errors)
+            missing = clean(", ".join(status.snapshot.extraction_errors))
             console.print(Text(f"partial: missing {missing}", style="yellow"))
     for name, key in (("Last run", "run"), ("Last sync", None)):
         entry = status.state.get("run") if key == "run" else _last_sync(status.state)
@@ -234,7 +238,7 @@ def render(status: Status, console: Any) -> None:
                 f"{name:<10} ",
                 mark,
                 f" {_ago(entry.get('at'), now)} · ",
-                str(entry.get("message", "")),
+                clean(str(entry.get("message", ""))),
             )
         )
     oldest = status.oldest_pending
@@ -245,6 +249,6 @@ def render(status: Status, console: Any) -> None:
     extra = f" · {status.rejected} rejected in outbox/rejected/" if status.rejected else ""
     console.print(f"{'Outbox':<10} {queued}{extra}")
     if status.hint:
-        console.print(Text(f"hint: {status.hint}", style="yellow"))
+        console.print(Text(f"hint: {clean(status.hint)}", style="yellow"))
     for what, fix in status.problems:
-        console.print(Text.assemble(("✗ ", "bold red"), what, (f" → {fix}", "cyan")))
+        console.print(Text.assemble(("✗ ", "bold red"), clean(what), (f" → {fix}", "cyan")))

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model
-from consolescrape.config import Settings, check_sync_target, require_key
+from consolescrape import model, sanitize
+from consolescrape.config import Secret, Settings, check_sync_target, require_key
 from consolescrape.errors import (
     ConfigError,
     ConsolescrapeError,
@@ -119,8 +119,11 @@ class SyncReport:
 # --- reading answers ----------------------------------------------------------------------------
 
 
-def _excerpt(raw: bytes, limit: int = 160) -> str:
-    """A short one-line excerpt of a body that may be an HTML page with a stack trace."""
+def _excerpt(raw: bytes, secrets: list[Secret], limit: int = 160) -> str:
+    """A short one-line excerpt of a body that may be an HTML page with a stack trace.
+
+    Scrubbed before it is cut: a cut must not leave half of an echoed key behind.
+    """
     text = raw.decode("utf-8", errors="replace")
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
     if title:
@@ -128,21 +131,21 @@ def _excerpt(raw: bytes, limit: int = 160) -> str:
     else:
         text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.IGNORECASE | re.DOTALL)
         text = re.sub(r"<[^>]+>", " ", text)
-    text = " ".join(html.unescape(text).split())
+    text = " ".join(sanitize.scrub(html.unescape(text), secrets).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _server_message(raw: bytes) -> str:
+def _server_message(raw: bytes, secrets: list[Secret]) -> str:
     try:
         doc = json.loads(raw)
-    except ValueError:
-        return _excerpt(raw)
+    except (ValueError, RecursionError):  # a deeply nested body is as unreadable as a broken one
+        return _excerpt(raw, secrets)
     if not isinstance(doc, dict):
-        return _excerpt(raw)
+        return _excerpt(raw, secrets)
     parts = [str(doc[k]) for k in ("errorCode", "message") if doc.get(k)]
     if doc.get("suggestion"):
         parts.append(f"({doc['suggestion']})")
-    return _excerpt(" ".join(parts).encode()) if parts else _excerpt(raw)
+    return _excerpt(" ".join(parts).encode(), secrets) if parts else _excerpt(raw, secrets)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -212,11 +215,14 @@ def _post_once(
     except requests.exceptions.RequestException as exc:
         return Answer(0, f"request failed: {type(exc).__name__}")
     raw = _read_capped(response)
+    # The server's words are shown and stored: no escape sequences, and never the key it echoes.
+    message = _server_message(raw, [key]) if raw else response.reason or ""
+    location = response.headers.get("Location")
     return Answer(
         status=response.status_code,
-        message=_server_message(raw) if raw else response.reason or "",
+        message=sanitize.scrub(message, [key]),
         retry_after=_retry_after(response.headers.get("Retry-After")),
-        location=response.headers.get("Location"),
+        location=sanitize.scrub(location, [key]) if location else None,
     )
 
 

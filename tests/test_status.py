@@ -119,3 +119,28 @@ def test_an_old_sync_failure_is_no_problem_when_sync_is_off(cli: CLI, home: Path
     )
     assert cli("status", "--check").code == 0
     assert cli("status", "--check", env={"CLAUDE_SYNC_API_KEY": "k"}).code == 9
+
+
+def test_escape_sequences_in_stored_page_text_and_messages_are_not_shown(
+    cli: CLI, home: Path
+) -> None:
+    hostile = "\x1b]0;pwned\x07\x1b[2J"
+    save(
+        home,
+        timedelta(minutes=1),
+        {
+            **SAMPLE,
+            "weeklyLimits": {
+                "allModels": {"resetsIn": f"Thu{hostile} 7:00 AM", "percentageUsed": 31},
+                "sonnetOnly": {"resetsIn": "Sat 12:00 PM", "percentageUsed": 10},
+            },
+        },
+    )
+    store.record_outcome(
+        home / "state.json", "run", {"ok": False, "exitCode": 6, "message": f"refused{hostile}"}
+    )
+    result = cli("status", "--check")
+    assert result.code == 9
+    assert "Thu 7:00 AM" in result.stderr and "refused" in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "pwned" not in result.stderr

@@ -519,3 +519,48 @@ def test_a_server_trickling_bytes_cannot_stretch_the_deadline(
     assert result.code == 5
     assert time.monotonic() - started < 10, "the hard deadline must end a trickling request"
     assert len(pending(home)) == 1
+
+
+# --- nothing from outside reaches the terminal raw, and the key never comes back ------------
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[31mInvalid data: \x07nope\x9b"
+
+
+def test_escape_sequences_in_a_refusal_never_reach_stderr_json_or_state(
+    cli: CLI, home: Path, receiver: Receiver
+) -> None:
+    queue(home, 1)
+    receiver.script(Fault.answer(400, json_body={"success": False, "message": HOSTILE}))
+    result = cli("sync", "--json", env=sync_env(receiver))
+    assert result.code == 6
+    assert "Invalid data:" in result.stderr and "nope" in result.stderr
+    state = (home / "state.json").read_text()
+    reason = next((home / "outbox" / "rejected").glob("*.reason.json")).read_text()
+    for text in (result.stderr, json.dumps(result.json, ensure_ascii=False), state, reason):
+        assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
+        assert "pwned" not in text and "[2J" not in text
+
+
+def test_a_401_echoing_the_key_never_shows_it_in_stderr_json_or_state(
+    cli: CLI, home: Path, receiver: Receiver
+) -> None:
+    queue(home, 1)
+    echo = {"errorCode": "AUTH_INVALID", "message": f"key {SECRET_KEY} is not valid"}
+    receiver.script(Fault.answer(401, json_body={"success": False, **echo}))
+    result = cli("sync", "--json", env=sync_env(receiver))  # the fixture checks both streams
+    assert result.code == 6
+    assert "AUTH_INVALID" in result.stderr and "[redacted]" in result.stderr
+    assert "[redacted]" in result.json["error"]["message"]
+    assert SECRET_KEY not in (home / "state.json").read_text()
+    assert "[redacted]" in (home / "state.json").read_text()
+
+
+def test_a_key_cut_in_half_by_the_excerpt_is_still_redacted(
+    cli: CLI, home: Path, receiver: Receiver
+) -> None:
+    queue(home, 1)
+    message = "x" * 145 + SECRET_KEY  # the excerpt's cut at 160 falls inside the key
+    receiver.script(Fault.answer(401, json_body={"message": message}))
+    result = cli("sync", env=sync_env(receiver))
+    assert result.code == 6
+    assert SECRET_KEY[:12] not in result.stderr
