@@ -110,7 +110,7 @@ def check_online(settings: Settings) -> Check:
     try:
         # The lock keeps this browser and a cron run's from killing each other's processes
         # (each clears leftovers on the shared profile at start).
-        with store.hold_lock(settings.lock_file):
+        with store.hold_home(settings.home):
             snapshot = browser.scrape(settings)
     except Locked:
         return Check("logged in", False, "a run is in progress right now", "try again in a minute")
@@ -189,6 +189,10 @@ def check_endpoint(settings: Settings) -> Check:
 
 
 def check_home(settings: Settings) -> Check:
+    try:
+        store.check_home(settings.home)
+    except ConsolescrapeError as exc:
+        return Check("data dir", False, exc.message, exc.advice or "")
     try:
         store.private_dir(settings.home)
         with tempfile.NamedTemporaryFile(dir=settings.home, prefix=".doctor-"):

@@ -99,7 +99,7 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
 
     started = time.monotonic()
     outcome = Outcome()
-    with store.hold_lock(settings.lock_file):
+    with store.hold_home(settings.home):
         try:
             if not settings.profile.is_dir():
                 # No profile means no login yet: say so without starting a browser for nothing.
@@ -184,7 +184,7 @@ def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:
     if file is not None:
         # Validate before taking the lock or touching the network: a bad file is exit 2.
         delivery.load_file_payload(file, settings.model_row)
-    with store.hold_lock(settings.lock_file):
+    with store.hold_home(settings.home):
         if file is not None:
             report = delivery.send_file(settings, file, log=reporter.debug, notice=reporter.info)
             outcome.sync = report.to_json()
@@ -217,7 +217,7 @@ def login(
     """Log the persistent profile in: interactively, or from a sessionKey on stdin."""
     from consolescrape import browser
 
-    with store.hold_lock(settings.lock_file):
+    with store.hold_home(settings.home):
         if session_key_stdin:
             value = sys.stdin.readline().strip()
             if not value:

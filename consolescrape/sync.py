@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model, sanitize
+from consolescrape import model, sanitize, store
 from consolescrape.config import Secret, Settings, check_sync_target, require_key
 from consolescrape.errors import (
     ConfigError,
@@ -402,7 +402,6 @@ def drain(
             for index, item in enumerate(items):
                 payload = _outbox_payload(item, outbox, settings, report, warn)
                 if payload is None:
-                    report.pending -= 1
                     continue
                 try:
                     answer, attempts = _deliver_within(
@@ -449,45 +448,44 @@ def drain(
 def _outbox_payload(
     item: OutboxItem, outbox: Outbox, settings: Settings, report: SyncReport, warn: Log
 ) -> model.Payload | None:
-    """The payload of a queued item, or None after moving an unusable item aside."""
+    """The payload of a queued item, or None after setting an unusable item aside (one bad
+    item must never block the queue: it goes to rejected/ with its reason, and the exit code
+    says so)."""
     try:
-        snapshot = item.load()
-    except (OSError, ValueError) as exc:
-        outbox.reject(item, f"unreadable: {exc}")
-        report.rejected.append(item.id)
-        warn(f"queued item {item.path.name} is unreadable ({exc}); moved to rejected/")
+        payload = model.to_payload(item.load(), settings.model_row)
+    except (OSError, store.Unreadable) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _set_aside(item, outbox, report, warn, f"unreadable: {reason}")
         return None
-    payload = model.to_payload(snapshot, settings.model_row)
     payload = model.Payload(payload.body, item.id, payload.hint)
     if payload.hint and payload.hint not in report.hints:
         report.hints.append(payload.hint)
     problems = model.validate_payload(payload.body)
     if problems:
-        outbox.reject(item, "invalid: " + "; ".join(problems))
-        report.rejected.append(item.id)
-        report.error = report.error or SyncRefused(
-            f"queued snapshot {item.path.name} is not valid: {'; '.join(problems)}",
-            "it was moved to outbox/rejected/ without being sent",
-        )
-        warn(f"queued item {item.path.name} is invalid; moved to rejected/")
+        _set_aside(item, outbox, report, warn, "invalid: " + "; ".join(problems))
         return None
     return payload
+
+
+def _set_aside(item: OutboxItem, outbox: Outbox, report: SyncReport, warn: Log, why: str) -> None:
+    outbox.reject(item, why)
+    report.rejected.append(item.id)
+    report.pending -= 1
+    report.error = report.error or SyncRefused(
+        f"queued snapshot {item.path.name} was set aside, {why}",
+        "it is in outbox/rejected/ with its reason, unsent; the rest of the queue goes on",
+    )
+    warn(f"queued item {item.path.name} set aside in rejected/ ({why})")
 
 
 def load_file_payload(path: Path, model_row: str) -> model.Payload:
     """Read and check a snapshot file for `sync --file`; any problem is a usage error (exit 2)."""
     try:
-        raw = path.read_bytes()
+        snapshot = store.read_snapshot(path)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from None
-    try:
-        snapshot = model.from_json(doc)
-    except model.ContractViolation as exc:
-        raise UsageError(f"{path} is not a usage snapshot: {'; '.join(exc.problems)}") from None
+    except store.Unreadable as exc:
+        raise UsageError(str(exc)) from None
     payload = model.to_payload(snapshot, model_row)
     problems = model.validate_payload(payload.body)
     if problems:

@@ -564,3 +564,74 @@ def test_a_key_cut_in_half_by_the_excerpt_is_still_redacted(
     result = cli("sync", env=sync_env(receiver))
     assert result.code == 6
     assert SECRET_KEY[:12] not in result.stderr
+
+
+# --- one bad item never blocks the queue --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("0000000002-deep.json", b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+        ("0000000002-huge.json", b"[" * 100_000 + b"]" * 100_000, "larger than"),
+        (
+            "0000000002-year1.json",
+            json.dumps({**SAMPLE, "lastUpdated": "0001-01-01T00:00+05:00"}).encode(),
+            "impossible value",
+        ),
+        ("1x-copy.json", b"{not json", "not valid JSON"),
+        ("0000000002-latin1.json", b'{"lastUpdated": "caf\xe9"}', "not valid JSON"),
+    ],
+)
+def test_a_bad_outbox_item_is_set_aside_and_the_rest_are_delivered(
+    cli: CLI, home: Path, receiver: Receiver, name: str, content: bytes, why: str
+) -> None:
+    ids = queue(home, 1)
+    (home / "outbox" / name).write_bytes(content)
+    ids += queue(home, 1, start=1)
+    result = cli("sync", "--json", env=sync_env(receiver))
+    assert result.code == 6, result.stderr
+    assert sent_keys(receiver) == [f'"{i}"' for i in ids], "the good items all go through"
+    assert pending(home) == []
+    [reason] = (home / "outbox" / "rejected").glob("*.reason.json")
+    assert why in reason.read_text()
+    doc = result.json
+    assert doc["ok"] is False and doc["sync"]["rejected"] == 1 and doc["sync"]["sent"] == 2
+    assert "set aside" in doc["error"]["message"] and name in doc["error"]["message"]
+    assert "set aside" in result.stderr
+    again = cli("sync", env=sync_env(receiver))
+    assert again.code == 0, "once set aside, the item never blocks a later sync"
+
+
+def test_an_unreadable_item_is_not_reported_as_ok(cli: CLI, home: Path, receiver: Receiver) -> None:
+    queue(home, 1)
+    (home / "outbox" / "0000000009-dir.json").mkdir()
+    result = cli("sync", "--json", env=sync_env(receiver))
+    assert result.code == 6
+    assert result.json["ok"] is False and "set aside" in result.json["error"]["message"]
+    assert len(receiver.accepted) == 1
+
+
+# --- sync --file reads a bounded regular file -------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo", "sparse", "directory"])
+def test_sync_file_refuses_what_is_not_a_small_regular_file_at_once(
+    cli: CLI, home: Path, receiver: Receiver, tmp_path: Path, source: str
+) -> None:
+    path = Path(source)
+    if source == "fifo":
+        path = tmp_path / "fifo.json"
+        os.mkfifo(path)
+    elif source == "sparse":
+        path = tmp_path / "sparse.json"
+        with path.open("wb") as handle:
+            handle.truncate(1024**3)
+    elif source == "directory":
+        path = tmp_path
+    started = time.monotonic()
+    result = cli("sync", "--file", str(path), env=sync_env(receiver), timeout=20)
+    assert result.code == 2, result.stderr
+    assert time.monotonic() - started < 10
+    assert "not a regular file" in result.stderr or "larger than" in result.stderr
+    assert receiver.received == []
