@@ -528,22 +528,27 @@ def probe(settings: Settings, timeout: float = 5.0) -> Answer:
     nothing stored. 400 means the endpoint and key are right; 401/403 means the key is not."""
     check_sync_target(settings)
     payload = model.Payload(body={"consolescrapeDoctor": True}, id="doctor-probe")
-    with _new_session() as session:
-        return _post_once(session, settings, payload, timeout)
+    try:
+        with _new_session() as session, hard_deadline(timeout):
+            return _post_once(session, settings, payload, timeout)
+    except _DeadlineHit:  # a server trickling bytes: each read is quick, the whole is not
+        return Answer(0, f"no complete answer within {timeout:g} s")
 
 
 def ping_health(url: str, *, ok: bool, timeout: float = 5.0) -> bool:
-    """Best-effort dead-man's-switch ping (healthchecks.io style): URL, or URL/fail."""
+    """Best-effort dead-man's-switch ping (healthchecks.io style): URL, or URL/fail; it ends
+    within `timeout` whatever the server does."""
     import requests
 
     target = url.rstrip("/") + ("" if ok else "/fail")
     try:
         with (
+            hard_deadline(timeout),
             _new_session() as session,
             session.get(
                 target, timeout=(timeout / 2, timeout / 2), allow_redirects=False, stream=True
             ) as response,
         ):
             return response.status_code < 400
-    except requests.exceptions.RequestException:
+    except (requests.exceptions.RequestException, _DeadlineHit):
         return False
