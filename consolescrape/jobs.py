@@ -17,6 +17,7 @@ from consolescrape.errors import (
     Locked,
     LoggedOut,
     UsageError,
+    environment_fault,
 )
 from consolescrape.output import Reporter
 
@@ -54,12 +55,20 @@ def _record(settings: Settings, command: str, outcome: Outcome, started: float) 
     store.record_outcome(settings.state_file, command, sanitize.scrub_all(doc, [settings.api_key]))
 
 
-def _drain_into(outcome: Outcome, settings: Settings, reporter: Reporter) -> None:
+def _drain_into(
+    outcome: Outcome, settings: Settings, reporter: Reporter, *, within_run: bool = False
+) -> None:
     from consolescrape import sync
 
     started = time.monotonic()
     try:
-        report = sync.drain(settings, log=reporter.debug, warn=reporter.warn, notice=reporter.info)
+        report = sync.drain(
+            settings,
+            log=reporter.debug,
+            warn=reporter.warn,
+            notice=reporter.info,
+            within_run=within_run,
+        )
     except ConsolescrapeError as exc:
         outcome.error, outcome.exit_code = exc, exc.exit_code
         outcome.sync = {"error": exc.message}
@@ -118,7 +127,10 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
         except BaseException as exc:
             outcome.error = _as_error(exc)
             outcome.exit_code = outcome.error.exit_code
-            _record(settings, "run", outcome, started)
+            try:
+                _record(settings, "run", outcome, started)
+            except OSError as fault:  # the first failure is the one to report; say this too
+                reporter.warn(f"not recorded in {settings.state_file}: {fault.strerror}")
             raise
         outcome.extra["summary"] = f"{model.summary(snapshot)} · {tail}"
         _record(settings, "run", outcome, started)
@@ -133,6 +145,8 @@ def _as_error(exc: BaseException) -> ConsolescrapeError:
     """What state.json records for a run that ended in `exc`."""
     if isinstance(exc, ConsolescrapeError):
         return exc
+    if isinstance(exc, OSError):
+        return environment_fault(exc)
     if isinstance(exc, SystemExit | KeyboardInterrupt):
         # A signal (cron's kill, Ctrl-C): say so, so `status` does not report a bug.
         return ConsolescrapeError("stopped by a signal before it finished")
@@ -158,7 +172,10 @@ def _queue_and_send(
             reporter.warn(payload.hint)
         return "saved, not queued"
     outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
-    _, dropped = outbox.add(snapshot, payload.id)
+    try:
+        _, dropped = outbox.add(snapshot, payload.id)
+    except OSError as exc:
+        raise environment_fault(exc, "the snapshot was saved, but NOT queued for sync") from None
     if dropped:
         reporter.warn(
             f"outbox over its cap of {outbox.cap}: dropped the {len(dropped)} oldest snapshot(s)"
@@ -167,7 +184,7 @@ def _queue_and_send(
         if payload.hint:
             reporter.warn(payload.hint)
         return f"queued ({len(outbox.pending())} pending, --no-sync)"
-    _drain_into(outcome, settings, reporter)
+    _drain_into(outcome, settings, reporter, within_run=True)
     if outcome.error is None:
         return "synced"
     if outcome.exit_code == ExitCode.SYNC_PENDING:

@@ -51,11 +51,22 @@ def _quiet(_: str) -> None:
     pass
 
 
-class Deadline:
-    """A monotonic budget shared by every attempt of one sync."""
+#: The budget of `run`'s own sync phase: its snapshot is already queued and the next run (or a
+#: `sync`) sends it, so a cron tick never spends the whole CLAUDE_SYNC_DEADLINE on an outage.
+RUN_SYNC_SECONDS = 5.0
 
-    def __init__(self, seconds: float) -> None:
+
+class Deadline:
+    """A monotonic budget shared by every attempt of one sync.
+
+    `fail_fast`: give up at once when the server cannot be reached at all (refused, no such
+    host) instead of retrying until the budget is spent.
+    """
+
+    def __init__(self, seconds: float, *, fail_fast: bool = False) -> None:
+        self.seconds = seconds
         self.end = time.monotonic() + seconds
+        self.fail_fast = fail_fast
 
     def remaining(self) -> float:
         return max(0.0, self.end - time.monotonic())
@@ -69,6 +80,8 @@ class Answer:
     message: str
     retry_after: float | None = None
     location: str | None = None
+    #: no server answered at this address at all (connection refused, unknown host)
+    unreachable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -211,7 +224,12 @@ def _post_once(
     except requests.exceptions.Timeout:
         return Answer(0, f"no answer within {timeout:.0f} s")
     except requests.exceptions.ConnectionError as exc:
-        return Answer(0, f"cannot connect: {_connection_reason(exc)}")
+        reason = _connection_reason(exc)
+        return Answer(
+            0,
+            f"cannot connect: {reason}",
+            unreachable=reason in ("connection refused", "host name not found"),
+        )
     except requests.exceptions.RequestException as exc:
         return Answer(0, f"request failed: {type(exc).__name__}")
     raw = _read_capped(response)
@@ -315,7 +333,7 @@ def deliver(
                 f"for POST {settings.sync_url}",
                 "check CLAUDE_SYNC_URL: it must be the receiving endpoint's full URL",
             )
-        if not answer.retryable:
+        if not answer.retryable or (answer.unreachable and deadline.fail_fast):
             return answer, attempt
         wait = _backoff(attempt - 1)
         if answer.retry_after is not None:
@@ -327,7 +345,7 @@ def deliver(
         if attempt == 1:  # say once why the command is taking its time
             notice(
                 f"sync: {_describe(answer)}; retrying for up to {deadline.remaining():.0f} s "
-                "(CLAUDE_SYNC_DEADLINE)"
+                + ("(run's own budget)" if deadline.fail_fast else "(CLAUDE_SYNC_DEADLINE)")
             )
         time.sleep(wait)
 
@@ -386,9 +404,15 @@ def _new_session() -> requests.Session:
 
 
 def drain(
-    settings: Settings, log: Log = _quiet, *, warn: Log = _quiet, notice: Log = _quiet
+    settings: Settings,
+    log: Log = _quiet,
+    *,
+    warn: Log = _quiet,
+    notice: Log = _quiet,
+    within_run: bool = False,
 ) -> SyncReport:
-    """Deliver every queued snapshot, oldest first, within one overall deadline."""
+    """Deliver every queued snapshot, oldest first, within one overall deadline: the full
+    CLAUDE_SYNC_DEADLINE, or `RUN_SYNC_SECONDS` failing fast for `run`'s own sync phase."""
     check_sync_target(settings)
     require_key(settings)
     outbox = Outbox(settings.outbox_dir, settings.outbox_cap)
@@ -396,8 +420,11 @@ def drain(
     report = SyncReport(pending=len(items))
     if not items:
         return report
-    deadline = Deadline(settings.sync_deadline)
-    with _new_session() as session, hard_deadline(settings.sync_deadline + 1):
+    if within_run:
+        deadline = Deadline(min(RUN_SYNC_SECONDS, settings.sync_deadline), fail_fast=True)
+    else:
+        deadline = Deadline(settings.sync_deadline)
+    with _new_session() as session, hard_deadline(deadline.seconds + 1):
         try:
             for index, item in enumerate(items):
                 payload = _outbox_payload(item, outbox, settings, report, warn)

@@ -265,3 +265,54 @@ def test_unreachable_site_fails_fast_with_exit_4_and_keeps_old_data(
     assert "cannot reach the usage page" in result.stderr
     assert "check the network" in result.stderr
     assert (home / "usage-data.json").read_bytes() == before
+
+
+def test_run_with_the_server_down_gives_up_fast_and_keeps_the_snapshot_queued(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    down = sync_env(
+        receiver,
+        CLAUDE_SYNC_URL="http://127.0.0.1:9/api/claude/console-usage",
+        CLAUDE_SYNC_DEADLINE="60",
+    )
+    started = time.monotonic()
+    result = cli("run", env={**env, **down})
+    took = time.monotonic() - started
+    assert result.code == 5, result.stderr
+    assert took < 25, f"run's sync phase has a short budget, took {took:.0f} s"
+    assert len(list((home / "outbox").glob("*.json"))) == 1, "queued for the next run"
+
+
+def test_run_against_a_hanging_server_ends_within_its_own_sync_budget(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    receiver.script(*[Fault.hang_for(30)] * 5)
+    started = time.monotonic()
+    result = cli("run", env={**env, **sync_env(receiver, CLAUDE_SYNC_DEADLINE="60")})
+    assert result.code == 5, result.stderr
+    assert time.monotonic() - started < 25
+    assert len(list((home / "outbox").glob("*.json"))) == 1
+
+
+def test_saved_but_not_queued_is_said_plainly(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "outbox").write_text("a file where the outbox directory belongs")
+    result = cli("run", "--json", env={**env, **sync_env(receiver)})
+    assert result.code == 7, result.stderr
+    assert "saved, but NOT queued" in result.stderr
+    assert str(home / "outbox") in result.stderr and "move" in result.stderr
+    assert json.loads((home / "usage-data.json").read_text())["currentSession"]
+    assert result.json["error"]["path"] == str(home / "outbox")
+    assert receiver.received == []
+
+
+def test_a_directory_where_the_snapshot_belongs_is_exit_7_naming_it(
+    cli: CLI, env: dict[str, str], home: Path
+) -> None:
+    (home / "usage-data.json").mkdir(parents=True)
+    result = cli("run", "--json", env=env)
+    assert result.code == 7, result.stderr
+    assert str(home / "usage-data.json") in result.stderr and "internal" not in result.stderr
+    assert result.json["error"]["errno"] == "EISDIR"
