@@ -6,7 +6,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consolescrape import model, sanitize, store
 from consolescrape.config import Settings
@@ -20,6 +20,9 @@ from consolescrape.errors import (
     environment_fault,
 )
 from consolescrape.output import Reporter
+
+if TYPE_CHECKING:
+    from consolescrape import sync as sync_module
 
 
 @dataclass
@@ -75,11 +78,33 @@ def _drain_into(
         return
     finally:
         outcome.extra.setdefault("durations", {})["sync"] = time.monotonic() - started
+    _take_report(outcome, report, settings, reporter)
+
+
+def _take_report(
+    outcome: Outcome, report: sync_module.SyncReport, settings: Settings, reporter: Reporter
+) -> None:
+    """Fold a sync's report into the command's outcome, and remember what was delivered."""
     outcome.sync = report.to_json()
     for hint in report.hints:
         reporter.warn(hint)
     if report.error is not None:
         outcome.error, outcome.exit_code = report.error, report.exit_code
+    if report.newest_sent is not None:
+        store.record_delivered(settings.state_file, report.newest_sent)
+
+
+def _warn_if_older_than_delivered(
+    settings: Settings, file: Path, payload: model.Payload, reporter: Reporter
+) -> None:
+    """The server keeps the last body it receives: resending old data makes it the "latest"."""
+    newest = store.newest_delivered(settings.state_file)
+    sending = str(payload.body["lastUpdated"])
+    if newest is not None and sending < newest:
+        reporter.warn(
+            f"{file} holds data from {sending}, older than the newest this home has delivered "
+            f"({newest}): the server will show this older data as its latest"
+        )
 
 
 def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
@@ -200,15 +225,12 @@ def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:
     outcome = Outcome()
     if file is not None:
         # Validate before taking the lock or touching the network: a bad file is exit 2.
-        delivery.load_file_payload(file, settings.model_row)
+        payload = delivery.load_file_payload(file, settings.model_row)
     with store.hold_home(settings.home):
         if file is not None:
+            _warn_if_older_than_delivered(settings, file, payload, reporter)
             report = delivery.send_file(settings, file, log=reporter.debug, notice=reporter.info)
-            outcome.sync = report.to_json()
-            for hint in report.hints:
-                reporter.warn(hint)
-            if report.error is not None:
-                outcome.error, outcome.exit_code = report.error, report.exit_code
+            _take_report(outcome, report, settings, reporter)
         else:
             _drain_into(outcome, settings, reporter)
         sent = (outcome.sync or {}).get("sent", 0)

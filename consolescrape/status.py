@@ -73,7 +73,11 @@ def assess(status: Status, settings: Settings) -> None:
             )
         )
     last_run = status.state.get("run")
-    if isinstance(last_run, dict) and not last_run.get("ok", True):
+    if (
+        isinstance(last_run, dict)
+        and not last_run.get("ok", True)
+        and not run_resolved(status.state)
+    ):
         status.problems.append(
             (
                 f"last run failed (exit {last_run.get('exitCode')}): {last_run.get('message')}",
@@ -92,6 +96,16 @@ def assess(status: Status, settings: Settings) -> None:
         )
     if status.snapshot is not None:
         status.hint = model.model_row_hint(status.snapshot, settings.model_row)
+
+
+def run_resolved(state: dict[str, Any]) -> bool:
+    """The last run failed only in its sync phase, and a later `sync` succeeded: the problem
+    (a refused key, an outage) is over, and the run's snapshot was delivered with the rest."""
+    run, sync = state.get("run"), state.get("sync")
+    if not isinstance(run, dict) or not isinstance(sync, dict) or run.get("ok", True):
+        return False
+    failed_in_sync = isinstance(run.get("sync"), dict) and "error" in run["sync"]
+    return failed_in_sync and bool(sync.get("ok")) and str(sync.get("at")) > str(run.get("at"))
 
 
 def _last_sync(state: dict[str, Any]) -> dict[str, Any] | None:
@@ -115,6 +129,13 @@ def _last_sync(state: dict[str, Any]) -> dict[str, Any] | None:
         return None
     newest: dict[str, Any] = max(candidates, key=lambda c: str(c.get("at", "")))
     return newest
+
+
+def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
+    run = state.get("run")
+    if not isinstance(run, dict):
+        return None
+    return {**run, "resolved": True} if run_resolved(state) else run
 
 
 def _fix_for(code: int, settings: Settings) -> str:
@@ -191,7 +212,7 @@ def to_json(status: Status) -> dict[str, Any]:
         "data": model.to_json(status.snapshot) if status.snapshot else None,
         "ageSeconds": None if status.age is None else round(status.age, 1),
         "stale": status.age is None or status.age > status.max_age,
-        "lastRun": status.state.get("run"),
+        "lastRun": _last_run(status.state),
         "lastSync": _last_sync(status.state),
         "outbox": {
             "pending": len(status.pending),
@@ -228,7 +249,7 @@ def render(status: Status, console: Any) -> None:
             missing = clean(", ".join(status.snapshot.extraction_errors))
             console.print(Text(f"partial: missing {missing}", style="yellow"))
     for name, key in (("Last run", "run"), ("Last sync", None)):
-        entry = status.state.get("run") if key == "run" else _last_sync(status.state)
+        entry = _last_run(status.state) if key == "run" else _last_sync(status.state)
         if not isinstance(entry, dict):
             console.print(f"{name:<10} never")
             continue
@@ -239,6 +260,7 @@ def render(status: Status, console: Any) -> None:
                 mark,
                 f" {_ago(entry.get('at'), now)} · ",
                 clean(str(entry.get("message", ""))),
+                (" (resolved: a later sync succeeded)" if entry.get("resolved") else ""),
             )
         )
     oldest = status.oldest_pending

@@ -241,6 +241,18 @@ def record_outcome(path: Path, command: str, outcome: dict[str, Any]) -> None:
     write_json(path, state)
 
 
+def record_delivered(path: Path, last_updated: str) -> None:
+    """Keep the `lastUpdated` of the newest snapshot the server has accepted from this home."""
+    state = load_state(path)
+    state["newestDelivered"] = max(str(state.get("newestDelivered") or ""), last_updated)
+    write_json(path, state)
+
+
+def newest_delivered(path: Path) -> str | None:
+    newest = load_state(path).get("newestDelivered")
+    return newest if isinstance(newest, str) else None
+
+
 # --- the single-instance lock ------------------------------------------------------------------
 
 

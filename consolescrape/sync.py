@@ -112,6 +112,13 @@ class SyncReport:
     attempts: int = 0
     error: ConsolescrapeError | None = None
     hints: list[str] = field(default_factory=list)
+    #: `lastUpdated` of the newest snapshot the server accepted in this sync
+    newest_sent: str | None = None
+
+    def delivered(self, item_id: str, payload: model.Payload) -> None:
+        self.sent.append(item_id)
+        stamp = str(payload.body["lastUpdated"])
+        self.newest_sent = max(self.newest_sent or stamp, stamp)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -440,7 +447,7 @@ def drain(
                 report.attempts += attempts
                 if answer.ok:
                     outbox.remove(item)
-                    report.sent.append(item.id)
+                    report.delivered(item.id, payload)
                     report.pending -= 1
                     log(f"sent {item.path.name} (HTTP {answer.status}, {attempts} attempt(s))")
                 elif answer.data_refused:
@@ -534,7 +541,7 @@ def send_file(
         )
     report.attempts = attempts
     if answer.ok:
-        report.sent.append(payload.id)
+        report.delivered(payload.id, payload)
         report.pending = 0
         log(f"sent {path.name} (HTTP {answer.status}, {attempts} attempt(s))")
     elif answer.key_refused or answer.data_refused:

@@ -600,3 +600,17 @@ def test_sync_file_refuses_what_is_not_a_small_regular_file_at_once(
     assert time.monotonic() - started < 10
     assert "not a regular file" in result.stderr or "larger than" in result.stderr
     assert receiver.received == []
+
+
+def test_resending_a_file_older_than_what_was_delivered_warns_naming_both_times(
+    cli: CLI, home: Path, receiver: Receiver, tmp_path: Path
+) -> None:
+    queue(home, 1, start=10)  # 2026-11-29T01:50Z
+    assert cli("sync", env=sync_env(receiver)).code == 0
+    older = write_snapshot(tmp_path / "older.json")  # 2026-11-29T01:17:41.123Z
+    result = cli("sync", "--file", str(older), env=sync_env(receiver))
+    assert result.code == 0, result.stderr
+    assert "2026-11-29T01:17:41.123Z" in result.stderr
+    assert "2026-11-29T01:50:00.000Z" in result.stderr and "older" in result.stderr
+    newer = write_snapshot(tmp_path / "newer.json", lastUpdated="2026-11-29T02:00:00.000Z")
+    assert "older" not in cli("sync", "--file", str(newer), env=sync_env(receiver)).stderr
