@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from consolescrape.errors import ConsolescrapeError, ExitCode
+from consolescrape.errors import ConsolescrapeError, ExitCode, environment_fault
 
 app = typer.Typer(
     name="consolescrape",
@@ -56,30 +56,41 @@ class Common:
 def _execute(
     command: str, common: Common, flags: dict[str, Any], job: Callable[..., Any]
 ) -> NoReturn:
-    """Load settings, run the job, report, and exit with the code SPEC §6 gives."""
+    """Load settings, run the job, report, and exit with the code the README's table gives."""
     from consolescrape import config
     from consolescrape.output import Reporter, print_result
 
     reporter = Reporter(quiet=common.quiet or common.json, verbose=common.verbose)
-    code, data, sync, error = ExitCode.OK, None, None, None
+    code, data, sync = ExitCode.OK, None, None
+    error: ConsolescrapeError | None = None
+    told = False  # an internal error is told by reporter.exception, in its own words
     try:
         settings = config.load({"home": common.home, **flags}, env_file=common.env_file)
+        reporter.secrets = [settings.api_key] if settings.api_key else []
         outcome = job(settings, reporter)
-        code, data, sync = outcome.exit_code, outcome.data, outcome.sync
-        if outcome.error is not None:
-            reporter.error(outcome.error.message, outcome.error.advice)
-            error = outcome.error.to_json()
+        code, data, sync, error = outcome.exit_code, outcome.data, outcome.sync, outcome.error
     except ConsolescrapeError as exc:
-        reporter.error(exc.message, exc.advice)
-        code, error = exc.exit_code, exc.to_json()
+        code, error = exc.exit_code, exc
+    except OSError as exc:  # the machine's fault (disk full, read-only...), not a bug
+        error = environment_fault(exc)
+        code = error.exit_code
     except KeyboardInterrupt:
-        reporter.error("interrupted")
-        code, error = ExitCode.INTERNAL, {"message": "interrupted"}
+        code, error = ExitCode.INTERNAL, ConsolescrapeError("interrupted")
     except Exception as exc:
         reporter.exception(exc)
-        code, error = ExitCode.INTERNAL, {"message": f"internal error: {type(exc).__name__}"}
+        code, told = ExitCode.INTERNAL, True
+        error = ConsolescrapeError(f"internal error: {type(exc).__name__}")
+    if error is not None and not told:
+        reporter.error(error.message, error.advice)
     if common.json:
-        print_result(command, int(code), data=data, sync=sync, error=error)
+        print_result(
+            command,
+            int(code),
+            data=data,
+            sync=sync,
+            error=error.to_json() if error else None,
+            secrets=reporter.secrets,
+        )
     raise typer.Exit(int(code))
 
 

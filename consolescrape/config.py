@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from consolescrape.errors import ConfigError, UsageError
 from consolescrape.model import DEFAULT_MODEL_ROW
@@ -119,27 +119,79 @@ def _env_file_candidates(explicit: Path | None, home: Path) -> list[Path]:
     return [Path.cwd() / ".env", home / ".env"]
 
 
+#: attr → (lowest, highest, unit): a setting outside its range is a configuration error, so an
+#: `inf` or `1e12` never reaches a timer (it crashed a thread) and a typo never disables a deadline.
+BOUNDS: dict[str, tuple[float, float, str]] = {
+    "timeout": (1, 3600, "seconds"),
+    "sync_deadline": (1, 3600, "seconds"),
+    "outbox_cap": (1, 100_000, "snapshots"),
+}
+
+
+def _setting_name(attr: str) -> str:
+    return next(name for name, (field_, _) in VARIABLES.items() if field_ == attr)
+
+
+def _bounded(name: str, attr: str, value: float) -> float:
+    low, high, unit = BOUNDS[attr]
+    # `not low <= value` also catches nan, which compares false with everything.
+    if not low <= value <= high:
+        raise ConfigError(
+            f"{name}={value!r} is out of range", f"set {name} to {low:g}–{high:g} {unit}"
+        )
+    return value
+
+
 def _convert(name: str, attr: str, text: str) -> Any:
-    try:
-        if attr in {"timeout", "sync_deadline"}:
-            value = float(text)
-            if not value > 0:
-                raise ValueError
-            return value
-        if attr == "outbox_cap":
-            cap = int(text)
-            if cap < 1:
-                raise ValueError
-            return cap
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a positive number", f"fix {name}") from None
+    if attr in BOUNDS:
+        try:
+            number = float(text) if attr != "outbox_cap" else int(text)
+        except ValueError:
+            low, high, unit = BOUNDS[attr]
+            raise ConfigError(
+                f"{name}={text!r} is not a number", f"set {name} to {low:g}–{high:g} {unit}"
+            ) from None
+        return _bounded(name, attr, number)
     if attr == "allow_insecure":
         return _is_true(text)
     if attr in {"home", "profile_dir", "ca_bundle", "chrome_binary", "chromedriver"}:
         return Path(text).expanduser()
     if attr == "api_key":
-        return Secret(text.strip())
+        return _api_key(text)
     return text.strip()
+
+
+def _api_key(text: str) -> Secret:
+    """The key as the header will carry it; a control character in it is a typo, not a key."""
+    key = text.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in key):
+        # Never retried: requests refuses such a header before anything is sent.
+        raise ConfigError(
+            f"{KEY_VARIABLE} contains a line break or another control character",
+            f"set {KEY_VARIABLE} to the key alone, on one line",
+        )
+    return Secret(key)
+
+
+def _flag_value(attr: str, value: Any) -> Any:
+    """A command-line value, held to the same bounds as the variable it overrides."""
+    if attr in BOUNDS and isinstance(value, int | float):
+        return _bounded(_setting_name(attr), attr, value)
+    return value
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(path)
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not UTF-8 text",
+            f"save {path} as UTF-8 (e.g. iconv -f latin1 -t utf-8 {path} > {path}.new && "
+            f"mv {path}.new {path})",
+        ) from None
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def load(
@@ -149,8 +201,6 @@ def load(
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve every setting. `flags` maps field names to values given on the command line."""
-    from dotenv import dotenv_values
-
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     environ = os.environ if environ is None else environ
     if env_file is not None and not env_file.is_file():
@@ -164,7 +214,7 @@ def load(
     used_file = None
     for candidate in _env_file_candidates(env_file, home or default_home()):
         if candidate.is_file():
-            dotenv = {k: v for k, v in dotenv_values(candidate).items() if v is not None}
+            dotenv = _read_dotenv(candidate)
             used_file = candidate
             break
 
@@ -172,7 +222,7 @@ def load(
     origins: dict[str, str] = {}
     for name, (attr, default) in VARIABLES.items():
         if attr in flags:
-            value, origin = flags[attr], "flag"
+            value, origin = _flag_value(attr, flags[attr]), "flag"
         elif name in environ:
             if environ[name] == "":  # set but empty: means "none", and hides .env's value
                 if default is None:
@@ -197,7 +247,37 @@ def load(
         values["api_key"] = Secret(values["api_key"])
     if values.get("api_key") is not None and not values["api_key"].reveal():
         del values["api_key"]
+    check_usage_url(values.get("usage_url", DEFAULT_USAGE_URL), origins.get("usage_url"))
     return Settings(**values, env_file=used_file, origins=origins)
+
+
+def check_usage_url(url: str, origin: str | None) -> None:
+    """Only web pages are read: a file: or data: URL would hand local files to the browser."""
+    parts = _split(url)
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        name = "--url" if origin == "flag" else "CONSOLESCRAPE_USAGE_URL"
+        raise ConfigError(
+            f"{name} {shown_url(url)!r} is not an http(s) URL",
+            f"set {name} to the usage page, e.g. {DEFAULT_USAGE_URL}",
+        )
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        return urlsplit(url)
+    except ValueError:  # e.g. an unclosed [ in an IPv6 host
+        return None
+
+
+def shown_url(url: str) -> str:
+    """`url` without any `user:password@`, for messages (a password must never be printed)."""
+    parts = _split(url)
+    if parts is None:
+        return "(not a URL)"
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"***@{host}").geturl()
 
 
 def is_loopback(host: str) -> bool:
@@ -213,11 +293,18 @@ def is_loopback(host: str) -> bool:
 
 def check_sync_target(settings: Settings) -> None:
     """Refuse a sync URL that would not work or would expose the key (exit 7)."""
-    parts = urlsplit(settings.sync_url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    parts = _split(settings.sync_url)
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(
-            f"CLAUDE_SYNC_URL {settings.sync_url!r} is not an http(s) URL",
+            f"CLAUDE_SYNC_URL {shown_url(settings.sync_url)!r} is not an http(s) URL",
             "set CLAUDE_SYNC_URL to the endpoint, e.g. https://example.com/api/claude/console-usage",
+        )
+    if parts.username is not None or parts.password is not None:
+        # requests would send them as Basic auth, and every message would echo them.
+        raise ConfigError(
+            f"CLAUDE_SYNC_URL {shown_url(settings.sync_url)!r} carries a user name or password",
+            "remove `user:password@` from CLAUDE_SYNC_URL: the server is authenticated by "
+            f"{KEY_VARIABLE} alone",
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname) and not settings.allow_insecure:
         raise ConfigError(

@@ -110,7 +110,7 @@ def check_online(settings: Settings) -> Check:
     try:
         # The lock keeps this browser and a cron run's from killing each other's processes
         # (each clears leftovers on the shared profile at start).
-        with store.hold_lock(settings.lock_file):
+        with store.hold_home(settings.home):
             snapshot = browser.scrape(settings)
     except Locked:
         return Check("logged in", False, "a run is in progress right now", "try again in a minute")
@@ -190,6 +190,10 @@ def check_endpoint(settings: Settings) -> Check:
 
 def check_home(settings: Settings) -> Check:
     try:
+        store.check_home(settings.home)
+    except ConsolescrapeError as exc:
+        return Check("data dir", False, exc.message, exc.advice or "")
+    try:
         store.private_dir(settings.home)
         with tempfile.NamedTemporaryFile(dir=settings.home, prefix=".doctor-"):
             pass
@@ -255,6 +259,8 @@ def resolved_settings(settings: Settings) -> list[tuple[str, str, str]]:
         value = getattr(settings, attr)
         if attr == "api_key":
             shown = "(set)" if value is not None else "(not set)"
+        elif attr.endswith("url") and value is not None:
+            shown = config.shown_url(value)
         else:
             shown = "" if value is None else str(value)
         table.append((name, shown, settings.origins.get(attr, "default")))

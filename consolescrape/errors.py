@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno as errnos
+import os
 from enum import IntEnum
 from typing import Any
 
@@ -98,3 +100,50 @@ class CheckFailed(ConsolescrapeError):
     """`status --check` or `doctor` found a problem."""
 
     exit_code = ExitCode.CHECK_FAILED
+
+
+class EnvironmentFault(ConfigError):
+    """The machine refused a file operation (disk full, read-only, a directory in the way...).
+
+    Not a bug: the path and the errno say what to fix, and --json keeps both.
+    """
+
+    def __init__(self, message: str, advice: str, *, path: str, errno: int | None) -> None:
+        super().__init__(message, advice)
+        self.path = path
+        self.errno = errno
+
+    def to_json(self) -> dict[str, Any]:
+        name = errnos.errorcode.get(self.errno or 0)
+        return {**super().to_json(), "path": self.path, "errno": name}
+
+
+#: errno → the advice for it; {path} and {dir} are filled in.
+_FIXES = {
+    errnos.ENOSPC: "the disk holding {dir} is full: free some space, then run again",
+    errnos.EDQUOT: "your disk quota for {dir} is used up: free some space, then run again",
+    errnos.EROFS: "{dir} is on a read-only file system: remount it read-write, or set "
+    "CONSOLESCRAPE_HOME to a writable directory",
+    errnos.EISDIR: "a directory is where a file belongs: move {path} away",
+    errnos.ENOTDIR: "a file is where a directory belongs: move {path} away",
+    errnos.EEXIST: "a file is where a directory belongs: move {path} away",
+    errnos.EACCES: "you may not write {path}: fix its owner or mode, or set CONSOLESCRAPE_HOME",
+    errnos.EPERM: "you may not write {path}: fix its owner or mode, or set CONSOLESCRAPE_HOME",
+}
+
+
+def environment_fault(exc: OSError, doing: str = "") -> EnvironmentFault:
+    """What the user is told when a file operation fails: the path, the reason, the fix.
+
+    `doing` says what had been done already (e.g. "saved …, but not queued").
+    """
+    path = str(exc.filename) if exc.filename is not None else "(unknown path)"
+    reason = exc.strerror or type(exc).__name__
+    fix = _FIXES.get(exc.errno or 0, "check {path}: the system refused to use it")
+    prefix = f"{doing}: " if doing else ""
+    return EnvironmentFault(
+        f"{prefix}{path}: {reason}",
+        fix.format(path=path, dir=os.path.dirname(path) or path),
+        path=path,
+        errno=exc.errno,
+    )

@@ -6,9 +6,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from consolescrape import model, store
+from consolescrape import model, sanitize, store
 from consolescrape.config import Settings
 from consolescrape.errors import (
     CheckFailed,
@@ -17,8 +17,12 @@ from consolescrape.errors import (
     Locked,
     LoggedOut,
     UsageError,
+    environment_fault,
 )
 from consolescrape.output import Reporter
+
+if TYPE_CHECKING:
+    from consolescrape import sync as sync_module
 
 
 @dataclass
@@ -53,30 +57,68 @@ def _record(settings: Settings, command: str, outcome: Outcome, started: float) 
     if outcome.error is not None:
         # What the error knows beyond its message (its advice, a spend cap seen instead of limits).
         doc.update({k: v for k, v in outcome.error.to_json().items() if k != "message"})
-    store.record_outcome(settings.state_file, command, doc)
+    store.record_outcome(settings.state_file, command, sanitize.scrub_all(doc, [settings.api_key]))
 
 
 def _drain_into(
-    outcome: Outcome, settings: Settings, reporter: Reporter, *, shown: str | None = None
+    outcome: Outcome,
+    settings: Settings,
+    reporter: Reporter,
+    *,
+    within_run: bool = False,
+    shown: str | None = None,
 ) -> None:
     """Deliver the outbox into `outcome`; `shown` is a hint already printed by the caller."""
     from consolescrape import sync
 
     started = time.monotonic()
     try:
-        report = sync.drain(settings, log=reporter.debug, warn=reporter.warn, notice=reporter.info)
+        report = sync.drain(
+            settings,
+            log=reporter.debug,
+            warn=reporter.warn,
+            notice=reporter.info,
+            within_run=within_run,
+        )
     except ConsolescrapeError as exc:
         outcome.error, outcome.exit_code = exc, exc.exit_code
         outcome.sync = {"error": exc.message}
         return
     finally:
         outcome.extra.setdefault("durations", {})["sync"] = time.monotonic() - started
+    _take_report(outcome, report, settings, reporter, shown=shown)
+
+
+def _take_report(
+    outcome: Outcome,
+    report: sync_module.SyncReport,
+    settings: Settings,
+    reporter: Reporter,
+    *,
+    shown: str | None = None,
+) -> None:
+    """Fold a sync's report into the command's outcome, and remember what was delivered."""
     outcome.sync = report.to_json()
     for hint in report.hints:
         if hint != shown:
             reporter.warn(hint)
     if report.error is not None:
         outcome.error, outcome.exit_code = report.error, report.exit_code
+    if report.newest_sent is not None:
+        store.record_delivered(settings.state_file, report.newest_sent)
+
+
+def _warn_if_older_than_delivered(
+    settings: Settings, file: Path, payload: model.Payload, reporter: Reporter
+) -> None:
+    """The server keeps the last body it receives: resending old data makes it the "latest"."""
+    newest = store.newest_delivered(settings.state_file)
+    sending = str(payload.body["lastUpdated"])
+    if newest is not None and sending < newest:
+        reporter.warn(
+            f"{file} holds data from {sending}, older than the newest this home has delivered "
+            f"({newest}): the server will show this older data as its latest"
+        )
 
 
 def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
@@ -105,7 +147,7 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
 
     started = time.monotonic()
     outcome = Outcome()
-    with store.hold_lock(settings.lock_file):
+    with store.hold_home(settings.home):
         try:
             if not settings.profile.is_dir():
                 # No profile means no login yet: say so without starting a browser for nothing.
@@ -122,7 +164,10 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
         except BaseException as exc:
             outcome.error = _as_error(exc)
             outcome.exit_code = outcome.error.exit_code
-            _record(settings, "run", outcome, started)
+            try:
+                _record(settings, "run", outcome, started)
+            except OSError as fault:  # the first failure is the one to report; say this too
+                reporter.warn(f"not recorded in {settings.state_file}: {fault.strerror}")
             raise
         outcome.extra["summary"] = f"{model.summary(snapshot)} · {tail}"
         _record(settings, "run", outcome, started)
@@ -137,6 +182,8 @@ def _as_error(exc: BaseException) -> ConsolescrapeError:
     """What state.json records for a run that ended in `exc`."""
     if isinstance(exc, ConsolescrapeError):
         return exc
+    if isinstance(exc, OSError):
+        return environment_fault(exc)
     if isinstance(exc, SystemExit | KeyboardInterrupt):
         # A signal (cron's kill, Ctrl-C): say so, so `status` does not report a bug.
         return ConsolescrapeError("stopped by a signal before it finished")
@@ -164,14 +211,17 @@ def _queue_and_send(
         reporter.warn("nothing the server would accept was found: " + "; ".join(problems))
         return "saved, not queued"
     outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
-    _, dropped = outbox.add(snapshot, payload.id)
+    try:
+        _, dropped = outbox.add(snapshot, payload.id)
+    except OSError as exc:
+        raise environment_fault(exc, "the snapshot was saved, but NOT queued for sync") from None
     if dropped:
         reporter.warn(
             f"outbox over its cap of {outbox.cap}: dropped the {len(dropped)} oldest snapshot(s)"
         )
     if options.no_sync:
         return f"queued ({len(outbox.pending())} pending, --no-sync)"
-    _drain_into(outcome, settings, reporter, shown=hint)
+    _drain_into(outcome, settings, reporter, within_run=True, shown=hint)
     if outcome.error is None:
         return "synced"
     if outcome.exit_code == ExitCode.SYNC_PENDING:
@@ -187,15 +237,12 @@ def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:
     outcome = Outcome()
     if file is not None:
         # Validate before taking the lock or touching the network: a bad file is exit 2.
-        delivery.load_file_payload(file, settings.model_row)
-    with store.hold_lock(settings.lock_file):
+        payload = delivery.load_file_payload(file, settings.model_row)
+    with store.hold_home(settings.home):
         if file is not None:
+            _warn_if_older_than_delivered(settings, file, payload, reporter)
             report = delivery.send_file(settings, file, log=reporter.debug, notice=reporter.info)
-            outcome.sync = report.to_json()
-            for hint in report.hints:
-                reporter.warn(hint)
-            if report.error is not None:
-                outcome.error, outcome.exit_code = report.error, report.exit_code
+            _take_report(outcome, report, settings, reporter)
         else:
             _drain_into(outcome, settings, reporter)
         sent = (outcome.sync or {}).get("sent", 0)
@@ -220,7 +267,7 @@ def login(
     """Log the persistent profile in: interactively, or from a sessionKey on stdin."""
     from consolescrape import browser
 
-    with store.hold_lock(settings.lock_file):
+    with store.hold_home(settings.home):
         if session_key_stdin:
             value = sys.stdin.readline().strip()
             if not value:
@@ -263,12 +310,12 @@ def doctor(settings: Settings, reporter: Reporter, *, online: bool) -> Outcome:
     results = checks.run_checks(settings, online=online)
     for check in results:
         mark = "✓" if check.ok else ("✗" if check.required else "!")
-        reporter.console.print(f"{mark} {check.name}: {check.detail}", markup=False)
+        reporter.line(f"{mark} {check.name}: {check.detail}")
         if not check.ok and check.fix:
-            reporter.console.print(f"    fix: {check.fix}", markup=False)
+            reporter.line(f"    fix: {check.fix}")
     if reporter.verbose:
         for name, value, origin in checks.resolved_settings(settings):
-            reporter.console.print(f"  {name}={value}  ({origin})", markup=False)
+            reporter.line(f"  {name}={value}  ({origin})")
     failed = [c for c in results if c.required and not c.ok]
     outcome = Outcome(
         data={

@@ -9,8 +9,12 @@ import traceback
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
+from consolescrape import sanitize
+
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from consolescrape.config import Secret
 
 
 class Reporter:
@@ -24,8 +28,14 @@ class Reporter:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self._console: Console | None = None
+        #: values redacted from every line, whatever its origin (set once settings are known).
+        self.secrets: list[Secret] = []
         _handler.reporter = self
         _ROOT.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+    def scrub(self, text: str) -> str:
+        """The last line of defence: no control characters and no secret reach the output."""
+        return sanitize.scrub(text, self.secrets)
 
     @property
     def console(self) -> Console:
@@ -37,6 +47,7 @@ class Reporter:
         return self._console
 
     def _emit(self, level: str, message: str, style: str) -> None:
+        message = self.scrub(message)
         if self.tty:
             from rich.markup import escape
 
@@ -64,6 +75,10 @@ class Reporter:
         if advice:
             self._emit("fix", advice, "cyan")
 
+    def line(self, text: str) -> None:
+        """A plain line of a report (doctor's checks), printed even under --quiet."""
+        self.console.print(self.scrub(text), markup=False)
+
     def exception(self, exc: BaseException) -> None:
         """An internal bug: one line, the traceback only with --verbose."""
         self.error(
@@ -71,13 +86,20 @@ class Reporter:
             None if self.verbose else "run again with --verbose for the traceback",
         )
         if self.verbose:
-            self.stream.write("".join(traceback.format_exception(exc)))
+            text = "".join(traceback.format_exception(exc))
+            self.stream.write("".join(self.scrub(line) + "\n" for line in text.splitlines()))
 
 
 def print_result(
-    command: str, exit_code: int, *, data: Any = None, sync: Any = None, error: Any = None
+    command: str,
+    exit_code: int,
+    *,
+    data: Any = None,
+    sync: Any = None,
+    error: Any = None,
+    secrets: list[Secret] | None = None,
 ) -> None:
-    """The single --json result object on stdout."""
+    """The single --json result object on stdout, every text in it scrubbed."""
     doc: dict[str, Any] = {"ok": exit_code == 0, "exitCode": exit_code, "command": command}
     if data is not None:
         doc["data"] = data
@@ -85,6 +107,7 @@ def print_result(
         doc["sync"] = sync
     if error is not None:
         doc["error"] = error
+    doc = sanitize.scrub_all(doc, secrets or [])
     sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

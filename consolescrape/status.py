@@ -8,6 +8,7 @@ from typing import Any
 
 from consolescrape import model, store
 from consolescrape.config import Settings
+from consolescrape.sanitize import clean
 
 
 @dataclass
@@ -72,7 +73,11 @@ def assess(status: Status, settings: Settings) -> None:
             )
         )
     last_run = status.state.get("run")
-    if isinstance(last_run, dict) and not last_run.get("ok", True):
+    if (
+        isinstance(last_run, dict)
+        and not last_run.get("ok", True)
+        and not run_resolved(status.state)
+    ):
         status.problems.append(
             (
                 f"last run failed (exit {last_run.get('exitCode')}): {last_run.get('message')}",
@@ -91,6 +96,16 @@ def assess(status: Status, settings: Settings) -> None:
         )
     if status.snapshot is not None:
         status.hint = model.model_row_hint(status.snapshot, settings.model_row)
+
+
+def run_resolved(state: dict[str, Any]) -> bool:
+    """The last run failed only in its sync phase, and a later `sync` succeeded: the problem
+    (a refused key, an outage) is over, and the run's snapshot was delivered with the rest."""
+    run, sync = state.get("run"), state.get("sync")
+    if not isinstance(run, dict) or not isinstance(sync, dict) or run.get("ok", True):
+        return False
+    failed_in_sync = isinstance(run.get("sync"), dict) and "error" in run["sync"]
+    return failed_in_sync and bool(sync.get("ok")) and str(sync.get("at")) > str(run.get("at"))
 
 
 def _last_sync(state: dict[str, Any]) -> dict[str, Any] | None:
@@ -114,6 +129,13 @@ def _last_sync(state: dict[str, Any]) -> dict[str, Any] | None:
         return None
     newest: dict[str, Any] = max(candidates, key=lambda c: str(c.get("at", "")))
     return newest
+
+
+def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
+    run = state.get("run")
+    if not isinstance(run, dict):
+        return None
+    return {**run, "resolved": True} if run_resolved(state) else run
 
 
 def _fix_for(code: int, settings: Settings) -> str:
@@ -178,7 +200,10 @@ def rows(status: Status) -> list[tuple[str, int | float, str]]:
     if status.snapshot.session is not None:
         limits.append((model.SESSION, status.snapshot.session))
     limits += list(status.snapshot.weekly.items())
-    return [(_label(k), v.percentage_used, _countdown(v, status.now)) for k, v in limits]
+    # Labels and reset texts come from the page: shown without any escape sequence in them.
+    return [
+        (clean(_label(k)), v.percentage_used, clean(_countdown(v, status.now))) for k, v in limits
+    ]
 
 
 def to_json(status: Status) -> dict[str, Any]:
@@ -187,7 +212,7 @@ def to_json(status: Status) -> dict[str, Any]:
         "data": model.to_json(status.snapshot) if status.snapshot else None,
         "ageSeconds": None if status.age is None else round(status.age, 1),
         "stale": status.age is None or status.age > status.max_age,
-        "lastRun": status.state.get("run"),
+        "lastRun": _last_run(status.state),
         "lastSync": _last_sync(status.state),
         "outbox": {
             "pending": len(status.pending),
@@ -224,10 +249,10 @@ def render(status: Status, console: Any) -> None:
             table.add_row(label, bar, f"{percent:g}%".rjust(4), reset)
         console.print(table)
         if status.snapshot.is_partial:
-            missing = ", ".join(status.snapshot.extraction_errors)
+            missing = clean(", ".join(status.snapshot.extraction_errors))
             console.print(Text(f"partial: missing {missing}", style="yellow"))
     for name, key in (("Last run", "run"), ("Last sync", None)):
-        entry = status.state.get("run") if key == "run" else _last_sync(status.state)
+        entry = _last_run(status.state) if key == "run" else _last_sync(status.state)
         if not isinstance(entry, dict):
             console.print(f"{name:<10} never")
             continue
@@ -237,7 +262,8 @@ def render(status: Status, console: Any) -> None:
                 f"{name:<10} ",
                 mark,
                 f" {_ago(entry.get('at'), now)} · ",
-                str(entry.get("message", "")),
+                clean(str(entry.get("message", ""))),
+                (" (resolved: a later sync succeeded)" if entry.get("resolved") else ""),
             )
         )
     oldest = status.oldest_pending
@@ -248,6 +274,6 @@ def render(status: Status, console: Any) -> None:
     extra = f" · {status.rejected} rejected in outbox/rejected/" if status.rejected else ""
     console.print(f"{'Outbox':<10} {queued}{extra}")
     if status.hint:
-        console.print(Text(f"hint: {status.hint}", style="yellow"))
+        console.print(Text(f"hint: {clean(status.hint)}", style="yellow"))
     for what, fix in status.problems:
-        console.print(Text.assemble(("✗ ", "bold red"), what, (f" → {fix}", "cyan")))
+        console.print(Text.assemble(("✗ ", "bold red"), clean(what), (f" → {fix}", "cyan")))

@@ -7,6 +7,8 @@ import errno
 import fcntl
 import json
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from consolescrape import model
-from consolescrape.errors import Locked
+from consolescrape.errors import ConfigError, Locked
 
 
 def private_dir(path: Path) -> Path:
@@ -34,8 +36,24 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def concerning(path: Path) -> Iterator[None]:
+    """Name `path` in an OSError that does not say which file failed (a write, an fsync, a
+    replace of a temp file), so the user is told what to fix."""
+    try:
+        yield
+    except OSError as exc:
+        exc.filename, exc.filename2 = str(path), None
+        raise
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Atomically replace `path` with `data`, mode 0600 from creation (never world-readable)."""
+    with concerning(path):
+        _write_private(path, data)
+
+
+def _write_private(path: Path, data: bytes) -> None:
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
@@ -56,8 +74,54 @@ def write_json(path: Path, doc: Any) -> None:
     write_private(path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())
 
 
+#: Snapshots are read up to this size: a little more than the server takes (a local file keeps a
+#: few extra keys), so /dev/zero or a 1 GB file is refused at once, in bounded memory.
+MAX_SNAPSHOT_BYTES = model.MAX_BODY_BYTES + 28 * 1024
+
+
+class Unreadable(ValueError):
+    """A file that cannot be a snapshot: not a regular file, too large, not JSON, not valid."""
+
+
+def read_bounded(path: Path, limit: int = MAX_SNAPSHOT_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; anything else is `Unreadable`."""
+    # O_NONBLOCK: opening a FIFO would otherwise wait forever for a writer.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Unreadable(f"{path} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise Unreadable(f"{path} is larger than {limit // 1024} KiB: not a usage snapshot")
+    return raw
+
+
+def parse_snapshot(raw: bytes, name: str) -> model.Snapshot:
+    """A snapshot from a file's bytes; every way it can be wrong is `Unreadable` with why."""
+    try:
+        doc = json.loads(raw)
+    except RecursionError:
+        raise Unreadable(f"{name} is nested too deeply to be a snapshot") from None
+    except ValueError as exc:  # includes bytes that are not UTF-8
+        raise Unreadable(f"{name} is not valid JSON: {exc}") from None
+    try:
+        return model.from_json(doc)
+    except model.ContractViolation as exc:
+        raise Unreadable(f"{name} is not a usage snapshot: {'; '.join(exc.problems)}") from None
+    except (OverflowError, RecursionError) as exc:  # e.g. year 1 at +05:00 is before year 1 UTC
+        raise Unreadable(f"{name} holds an impossible value: {exc}") from None
+
+
+def read_snapshot(path: Path) -> model.Snapshot:
+    """Read a snapshot file (bounded, parsed, checked); `Unreadable` or OSError otherwise."""
+    return parse_snapshot(read_bounded(path), str(path))
+
+
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(read_bounded(path, 1024 * 1024))
 
 
 # --- the latest snapshot -----------------------------------------------------------------------
@@ -70,10 +134,9 @@ def save_snapshot(path: Path, snapshot: model.Snapshot) -> None:
 def load_snapshot(path: Path) -> model.Snapshot | None:
     """The saved snapshot, or None when there is none (a damaged file raises ValueError)."""
     try:
-        doc = read_json(path)
+        return read_snapshot(path)
     except FileNotFoundError:
         return None
-    return model.from_json(doc)
 
 
 # --- the outbox --------------------------------------------------------------------------------
@@ -98,7 +161,10 @@ class OutboxItem:
         return self.path.stem.rsplit("-", 1)[-1]
 
     def load(self) -> model.Snapshot:
-        return model.from_json(read_json(self.path))
+        return parse_snapshot(read_bounded(self.path), self.path.name)
+
+
+_SEQUENCE = re.compile(r"^([0-9]{1,18})-")
 
 
 class Outbox:
@@ -128,7 +194,8 @@ class Outbox:
         return item, dropped
 
     def _next_sequence(self) -> int:
-        numbers = [int(p.name.split("-", 1)[0]) for p in self.directory.glob("[0-9]*-*.json")]
+        # Only our own names count: a stray `1x-copy.json` must not stop every run.
+        numbers = [int(m[1]) for p in self.directory.iterdir() if (m := _SEQUENCE.match(p.name))]
         return max(numbers, default=0) + 1
 
     def pending(self) -> list[OutboxItem]:
@@ -162,7 +229,7 @@ class Outbox:
 def load_state(path: Path) -> dict[str, Any]:
     try:
         doc = read_json(path)
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, ValueError, RecursionError):
         return {}
     return doc if isinstance(doc, dict) else {}
 
@@ -174,14 +241,72 @@ def record_outcome(path: Path, command: str, outcome: dict[str, Any]) -> None:
     write_json(path, state)
 
 
+def record_delivered(path: Path, last_updated: str) -> None:
+    """Keep the `lastUpdated` of the newest snapshot the server has accepted from this home."""
+    state = load_state(path)
+    state["newestDelivered"] = max(str(state.get("newestDelivered") or ""), last_updated)
+    write_json(path, state)
+
+
+def newest_delivered(path: Path) -> str | None:
+    newest = load_state(path).get("newestDelivered")
+    return newest if isinstance(newest, str) else None
+
+
 # --- the single-instance lock ------------------------------------------------------------------
+
+
+def check_home(home: Path) -> None:
+    """Refuse a home others could write to or that is not ours; it is never chmod-ed for them.
+
+    A shared 1777 directory (the system temp dir itself) would be tightened to 0700 under every
+    other user of it, and anyone who can write there can swap our files.
+    """
+    try:
+        info = home.stat()
+    except FileNotFoundError:
+        return  # created 0700 when first used
+    fix = (
+        f"use a directory of your own: mkdir -m 700 {home / 'consolescrape'} and pass it "
+        "as --home (or CONSOLESCRAPE_HOME)"
+    )
+    if info.st_uid != os.getuid():
+        raise ConfigError(f"home {home} belongs to uid {info.st_uid}, not to you", fix)
+    if info.st_mode & 0o002:
+        raise ConfigError(
+            f"home {home} is writable by everyone (mode {info.st_mode & 0o7777:o})", fix
+        )
+
+
+def remove_leftovers(home: Path) -> list[Path]:
+    """Remove temp files of atomic writes cut short (SIGKILL, power loss); call under the lock,
+    so no live write of ours is among them."""
+    removed = []
+    for directory in (home, home / "outbox", home / "outbox" / "rejected"):
+        if directory.is_dir():
+            for temp in directory.glob(".*.tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    if temp.is_file():
+                        temp.unlink()
+                        removed.append(temp)
+    return removed
+
+
+@contextlib.contextmanager
+def hold_home(home: Path) -> Iterator[None]:
+    """Check the home, hold its lock, and clear what a killed run left: how every writer starts."""
+    check_home(home)
+    with hold_lock(home / "run.lock"):
+        remove_leftovers(home)
+        yield
 
 
 @contextlib.contextmanager
 def hold_lock(path: Path) -> Iterator[None]:
     """Hold <home>/run.lock for the duration; a second holder gets `Locked` at once (exit 8)."""
-    private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with concerning(path):
+        private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -193,8 +318,9 @@ def hold_lock(path: Path) -> Iterator[None]:
                 f"another consolescrape (pid {holder}) is running",
                 "nothing to do: it will finish on its own; this run changed nothing",
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with concerning(path):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)

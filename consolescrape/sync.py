@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model
-from consolescrape.config import Settings, check_sync_target, require_key
+from consolescrape import model, sanitize, store
+from consolescrape.config import Secret, Settings, check_sync_target, require_key
 from consolescrape.errors import (
     ConfigError,
     ConsolescrapeError,
@@ -51,11 +51,22 @@ def _quiet(_: str) -> None:
     pass
 
 
-class Deadline:
-    """A monotonic budget shared by every attempt of one sync."""
+#: The budget of `run`'s own sync phase: its snapshot is already queued and the next run (or a
+#: `sync`) sends it, so a cron tick never spends the whole CLAUDE_SYNC_DEADLINE on an outage.
+RUN_SYNC_SECONDS = 5.0
 
-    def __init__(self, seconds: float) -> None:
+
+class Deadline:
+    """A monotonic budget shared by every attempt of one sync.
+
+    `fail_fast`: give up at once when the server cannot be reached at all (refused, no such
+    host) instead of retrying until the budget is spent.
+    """
+
+    def __init__(self, seconds: float, *, fail_fast: bool = False) -> None:
+        self.seconds = seconds
         self.end = time.monotonic() + seconds
+        self.fail_fast = fail_fast
 
     def remaining(self) -> float:
         return max(0.0, self.end - time.monotonic())
@@ -69,6 +80,8 @@ class Answer:
     message: str
     retry_after: float | None = None
     location: str | None = None
+    #: no server answered at this address at all (connection refused, unknown host)
+    unreachable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -99,6 +112,13 @@ class SyncReport:
     attempts: int = 0
     error: ConsolescrapeError | None = None
     hints: list[str] = field(default_factory=list)
+    #: `lastUpdated` of the newest snapshot the server accepted in this sync
+    newest_sent: str | None = None
+
+    def delivered(self, item_id: str, payload: model.Payload) -> None:
+        self.sent.append(item_id)
+        stamp = str(payload.body["lastUpdated"])
+        self.newest_sent = max(self.newest_sent or stamp, stamp)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -119,8 +139,11 @@ class SyncReport:
 # --- reading answers ----------------------------------------------------------------------------
 
 
-def _excerpt(raw: bytes, limit: int = 160) -> str:
-    """A short one-line excerpt of a body that may be an HTML page with a stack trace."""
+def _excerpt(raw: bytes, secrets: list[Secret], limit: int = 160) -> str:
+    """A short one-line excerpt of a body that may be an HTML page with a stack trace.
+
+    Scrubbed before it is cut: a cut must not leave half of an echoed key behind.
+    """
     text = raw.decode("utf-8", errors="replace")
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
     if title:
@@ -128,21 +151,21 @@ def _excerpt(raw: bytes, limit: int = 160) -> str:
     else:
         text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.IGNORECASE | re.DOTALL)
         text = re.sub(r"<[^>]+>", " ", text)
-    text = " ".join(html.unescape(text).split())
+    text = " ".join(sanitize.scrub(html.unescape(text), secrets).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _server_message(raw: bytes) -> str:
+def _server_message(raw: bytes, secrets: list[Secret]) -> str:
     try:
         doc = json.loads(raw)
-    except ValueError:
-        return _excerpt(raw)
+    except (ValueError, RecursionError):  # a deeply nested body is as unreadable as a broken one
+        return _excerpt(raw, secrets)
     if not isinstance(doc, dict):
-        return _excerpt(raw)
+        return _excerpt(raw, secrets)
     parts = [str(doc[k]) for k in ("errorCode", "message") if doc.get(k)]
     if doc.get("suggestion"):
         parts.append(f"({doc['suggestion']})")
-    return _excerpt(" ".join(parts).encode()) if parts else _excerpt(raw)
+    return _excerpt(" ".join(parts).encode(), secrets) if parts else _excerpt(raw, secrets)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -208,15 +231,23 @@ def _post_once(
     except requests.exceptions.Timeout:
         return Answer(0, f"no answer within {timeout:.0f} s")
     except requests.exceptions.ConnectionError as exc:
-        return Answer(0, f"cannot connect: {_connection_reason(exc)}")
+        reason = _connection_reason(exc)
+        return Answer(
+            0,
+            f"cannot connect: {reason}",
+            unreachable=reason in ("connection refused", "host name not found"),
+        )
     except requests.exceptions.RequestException as exc:
         return Answer(0, f"request failed: {type(exc).__name__}")
     raw = _read_capped(response)
+    # The server's words are shown and stored: no escape sequences, and never the key it echoes.
+    message = _server_message(raw, [key]) if raw else response.reason or ""
+    location = response.headers.get("Location")
     return Answer(
         status=response.status_code,
-        message=_server_message(raw) if raw else response.reason or "",
+        message=sanitize.scrub(message, [key]),
         retry_after=_retry_after(response.headers.get("Retry-After")),
-        location=response.headers.get("Location"),
+        location=sanitize.scrub(location, [key]) if location else None,
     )
 
 
@@ -267,12 +298,15 @@ def hard_deadline(seconds: float) -> Iterator[None]:
         raise _DeadlineHit
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
+    started = time.monotonic()
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer > 0:  # an enclosing timer (a caller's own alarm) keeps running, minus our time
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.01))
 
 
 def deliver(
@@ -309,7 +343,7 @@ def deliver(
                 f"for POST {settings.sync_url}",
                 "check CLAUDE_SYNC_URL: it must be the receiving endpoint's full URL",
             )
-        if not answer.retryable:
+        if not answer.retryable or (answer.unreachable and deadline.fail_fast):
             return answer, attempt
         wait = _backoff(attempt - 1)
         if answer.retry_after is not None:
@@ -321,7 +355,7 @@ def deliver(
         if attempt == 1:  # say once why the command is taking its time
             notice(
                 f"sync: {_describe(answer)}; retrying for up to {deadline.remaining():.0f} s "
-                "(CLAUDE_SYNC_DEADLINE)"
+                + ("(run's own budget)" if deadline.fail_fast else "(CLAUDE_SYNC_DEADLINE)")
             )
         time.sleep(wait)
 
@@ -380,9 +414,15 @@ def _new_session() -> requests.Session:
 
 
 def drain(
-    settings: Settings, log: Log = _quiet, *, warn: Log = _quiet, notice: Log = _quiet
+    settings: Settings,
+    log: Log = _quiet,
+    *,
+    warn: Log = _quiet,
+    notice: Log = _quiet,
+    within_run: bool = False,
 ) -> SyncReport:
-    """Deliver every queued snapshot, oldest first, within one overall deadline."""
+    """Deliver every queued snapshot, oldest first, within one overall deadline: the full
+    CLAUDE_SYNC_DEADLINE, or `RUN_SYNC_SECONDS` failing fast for `run`'s own sync phase."""
     check_sync_target(settings)
     require_key(settings)
     outbox = Outbox(settings.outbox_dir, settings.outbox_cap)
@@ -390,13 +430,15 @@ def drain(
     report = SyncReport(pending=len(items))
     if not items:
         return report
-    deadline = Deadline(settings.sync_deadline)
-    with _new_session() as session, hard_deadline(settings.sync_deadline + 1):
+    if within_run:
+        deadline = Deadline(min(RUN_SYNC_SECONDS, settings.sync_deadline), fail_fast=True)
+    else:
+        deadline = Deadline(settings.sync_deadline)
+    with _new_session() as session, hard_deadline(deadline.seconds + 1):
         try:
             for index, item in enumerate(items):
                 payload = _outbox_payload(item, outbox, settings, report, warn)
                 if payload is None:
-                    report.pending -= 1
                     continue
                 try:
                     answer, attempts = _deliver_within(
@@ -408,7 +450,7 @@ def drain(
                 report.attempts += attempts
                 if answer.ok:
                     outbox.remove(item)
-                    report.sent.append(item.id)
+                    report.delivered(item.id, payload)
                     report.pending -= 1
                     log(f"sent {item.path.name} (HTTP {answer.status}, {attempts} attempt(s))")
                 elif answer.data_refused:
@@ -443,45 +485,44 @@ def drain(
 def _outbox_payload(
     item: OutboxItem, outbox: Outbox, settings: Settings, report: SyncReport, warn: Log
 ) -> model.Payload | None:
-    """The payload of a queued item, or None after moving an unusable item aside."""
+    """The payload of a queued item, or None after setting an unusable item aside (one bad
+    item must never block the queue: it goes to rejected/ with its reason, and the exit code
+    says so)."""
     try:
-        snapshot = item.load()
-    except (OSError, ValueError) as exc:
-        outbox.reject(item, f"unreadable: {exc}")
-        report.rejected.append(item.id)
-        warn(f"queued item {item.path.name} is unreadable ({exc}); moved to rejected/")
+        payload = model.to_payload(item.load(), settings.model_row)
+    except (OSError, store.Unreadable) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _set_aside(item, outbox, report, warn, f"unreadable: {reason}")
         return None
-    payload = model.to_payload(snapshot, settings.model_row)
     payload = model.Payload(payload.body, item.id, payload.hint)
     if payload.hint and payload.hint not in report.hints:
         report.hints.append(payload.hint)
     problems = model.validate_payload(payload.body)
     if problems:
-        outbox.reject(item, "invalid: " + "; ".join(problems))
-        report.rejected.append(item.id)
-        report.error = report.error or SyncRefused(
-            f"queued snapshot {item.path.name} is not valid: {'; '.join(problems)}",
-            "it was moved to outbox/rejected/ without being sent",
-        )
-        warn(f"queued item {item.path.name} is invalid; moved to rejected/")
+        _set_aside(item, outbox, report, warn, "invalid: " + "; ".join(problems))
         return None
     return payload
+
+
+def _set_aside(item: OutboxItem, outbox: Outbox, report: SyncReport, warn: Log, why: str) -> None:
+    outbox.reject(item, why)
+    report.rejected.append(item.id)
+    report.pending -= 1
+    report.error = report.error or SyncRefused(
+        f"queued snapshot {item.path.name} was set aside, {why}",
+        "it is in outbox/rejected/ with its reason, unsent; the rest of the queue goes on",
+    )
+    warn(f"queued item {item.path.name} set aside in rejected/ ({why})")
 
 
 def load_file_payload(path: Path, model_row: str) -> model.Payload:
     """Read and check a snapshot file for `sync --file`; any problem is a usage error (exit 2)."""
     try:
-        raw = path.read_bytes()
+        snapshot = store.read_snapshot(path)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from None
-    try:
-        snapshot = model.from_json(doc)
-    except model.ContractViolation as exc:
-        raise UsageError(f"{path} is not a usage snapshot: {'; '.join(exc.problems)}") from None
+    except store.Unreadable as exc:
+        raise UsageError(str(exc)) from None
     payload = model.to_payload(snapshot, model_row)
     problems = model.validate_payload(payload.body)
     if problems:
@@ -503,7 +544,7 @@ def send_file(
         )
     report.attempts = attempts
     if answer.ok:
-        report.sent.append(payload.id)
+        report.delivered(payload.id, payload)
         report.pending = 0
         log(f"sent {path.name} (HTTP {answer.status}, {attempts} attempt(s))")
     elif answer.key_refused or answer.data_refused:
@@ -524,22 +565,27 @@ def probe(settings: Settings, timeout: float = 5.0) -> Answer:
     nothing stored. 400 means the endpoint and key are right; 401/403 means the key is not."""
     check_sync_target(settings)
     payload = model.Payload(body={"consolescrapeDoctor": True}, id="doctor-probe")
-    with _new_session() as session:
-        return _post_once(session, settings, payload, timeout)
+    try:
+        with _new_session() as session, hard_deadline(timeout):
+            return _post_once(session, settings, payload, timeout)
+    except _DeadlineHit:  # a server trickling bytes: each read is quick, the whole is not
+        return Answer(0, f"no complete answer within {timeout:g} s")
 
 
 def ping_health(url: str, *, ok: bool, timeout: float = 5.0) -> bool:
-    """Best-effort dead-man's-switch ping (healthchecks.io style): URL, or URL/fail."""
+    """Best-effort dead-man's-switch ping (healthchecks.io style): URL, or URL/fail; it ends
+    within `timeout` whatever the server does."""
     import requests
 
     target = url.rstrip("/") + ("" if ok else "/fail")
     try:
         with (
+            hard_deadline(timeout),
             _new_session() as session,
             session.get(
                 target, timeout=(timeout / 2, timeout / 2), allow_redirects=False, stream=True
             ) as response,
         ):
             return response.status_code < 400
-    except requests.exceptions.RequestException:
+    except (requests.exceptions.RequestException, _DeadlineHit):
         return False

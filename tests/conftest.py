@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,3 +125,38 @@ def processes_mentioning(text: str | Path) -> list[int]:
 
 def file_mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[str]:
+    """An endpoint that answers one header byte per second, never finishing (bounded to 30 s)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 30:
+                    if stop.wait(1.0):
+                        break
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/claude/console-usage"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()

@@ -558,3 +558,13 @@ def test_importing_the_module_does_not_import_selenium() -> None:
 def test_bundled_pages_exist() -> None:
     for name in ("usage.html", "login.html", "bot_check.html", "new.html"):
         assert (SAMPLE_DIR / name).is_file()
+
+
+def test_a_plain_file_singleton_lock_is_cleared_and_the_run_works(
+    site: StandIn, logged_in: Settings
+) -> None:
+    """Chrome's lock is a symlink; a plain file (a profile copied through its links) is stale."""
+    lock = logged_in.profile / "SingletonLock"
+    lock.write_text("not a link")
+    assert limits(scrape(logged_in, site)) == SAMPLE
+    assert not lock.exists() or lock.is_symlink()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
-from conftest import SECRET_KEY
+from conftest import CLI, SECRET_KEY, write_snapshot
 
 from consolescrape import config
 from consolescrape.errors import ConfigError, UsageError
@@ -120,3 +121,94 @@ def test_missing_key_error_names_the_variable_and_where_to_put_it(home: Path) ->
         config.require_key(config.load())
     assert "CLAUDE_SYNC_API_KEY" in info.value.message
     assert str(home / ".env") in (info.value.advice or "")
+
+
+# --- settings from outside are bounded and checked before anything runs ---------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CONSOLESCRAPE_TIMEOUT", "inf"),
+        ("CONSOLESCRAPE_TIMEOUT", "1e12"),
+        ("CONSOLESCRAPE_TIMEOUT", "nan"),
+        ("CONSOLESCRAPE_TIMEOUT", "-5"),
+        ("CLAUDE_SYNC_DEADLINE", "1e12"),
+        ("CLAUDE_SYNC_DEADLINE", "nan"),
+        ("CONSOLESCRAPE_OUTBOX_CAP", "-1"),
+    ],
+)
+def test_numbers_out_of_range_are_exit_7_naming_the_setting_and_the_range(
+    cli: CLI, home: Path, tmp_path: Path, name: str, value: str
+) -> None:
+    data = write_snapshot(tmp_path / "usage-data.json")
+    env = {
+        "CLAUDE_SYNC_URL": "http://127.0.0.1:9/x",
+        "CLAUDE_SYNC_API_KEY": SECRET_KEY,
+        name: value,
+    }
+    result = cli("sync", "--file", str(data), "--json", env=env)
+    assert result.code == 7, result.stderr
+    assert name in result.stderr and "–" in result.stderr, "name the setting and its range"
+    assert result.json["error"]["advice"].startswith(f"set {name} to 1–")
+
+
+def test_a_flag_beyond_the_bound_is_refused_like_the_variable(cli: CLI, home: Path) -> None:
+    result = cli("run", "--timeout", "1e12")
+    assert result.code in (2, 7), result.stderr
+    assert "3600" in result.stderr
+    assert not (home / "profile").exists()
+
+
+def test_a_key_with_a_line_break_is_a_config_error_not_a_retried_failure(
+    cli: CLI, home: Path, tmp_path: Path
+) -> None:
+    data = write_snapshot(tmp_path / "usage-data.json")
+    env = {"CLAUDE_SYNC_URL": "http://127.0.0.1:9/x", "CLAUDE_SYNC_DEADLINE": "30"}
+    (tmp_path / ".env").write_text(f'CLAUDE_SYNC_API_KEY="{SECRET_KEY}\\nX-Evil: 1"\n')
+    started = time.monotonic()
+    result = cli("sync", "--file", str(data), env=env)
+    assert result.code == 7, result.stderr
+    assert time.monotonic() - started < 10, "nothing to retry: the key itself is wrong"
+    assert "CLAUDE_SYNC_API_KEY" in result.stderr and "control character" in result.stderr
+
+
+def test_a_sync_url_with_a_password_is_refused_and_the_password_never_shown(
+    cli: CLI, home: Path, tmp_path: Path
+) -> None:
+    (home / "profile").mkdir(parents=True, mode=0o700)
+    data = write_snapshot(tmp_path / "usage-data.json")
+    env = {
+        "CLAUDE_SYNC_URL": "https://alice:hunter2secret@usage.example.com/api",
+        "CLAUDE_SYNC_API_KEY": SECRET_KEY,
+    }
+    result = cli("sync", "--file", str(data), "--json", env=env)
+    assert result.code == 7
+    assert "user name or password" in result.stderr
+    doctor = cli("doctor", "--verbose", "--json", env=env)
+    assert doctor.code == 9
+    assert "✗ sync URL" in doctor.stderr
+    for output in (result.stdout, result.stderr, doctor.stdout, doctor.stderr):
+        assert "hunter2secret" not in output
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "data:text/html,<p>0% used</p>", "about:x"])
+def test_a_usage_url_that_is_not_http_is_refused_before_any_browser(
+    cli: CLI, home: Path, url: str
+) -> None:
+    (home / "profile").mkdir(parents=True, mode=0o700)
+    flag = cli("run", "--url", url)
+    assert flag.code == 7, flag.stderr
+    assert "--url" in flag.stderr and "http(s)" in flag.stderr
+    env = cli("run", env={"CONSOLESCRAPE_USAGE_URL": url})
+    assert env.code == 7 and "CONSOLESCRAPE_USAGE_URL" in env.stderr
+    assert not (home / "usage-data.json").exists()
+
+
+def test_a_dotenv_that_is_not_utf8_is_a_config_error_naming_the_file(
+    cli: CLI, home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_bytes(b"CONSOLESCRAPE_MODEL_ROW=Caf\xe9\n")
+    result = cli("status")
+    assert result.code == 7, result.stderr
+    assert str(tmp_path / ".env") in result.stderr and "UTF-8" in result.stderr

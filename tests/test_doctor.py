@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,13 @@ def test_readable_env_file_fails(cli: CLI, good: dict[str, str], home: Path) -> 
     result = cli("doctor")
     assert result.code == 9
     assert f"chmod 600 {home / '.env'}" in result.stderr
+
+
+def test_a_trickling_endpoint_cannot_stretch_doctor(
+    cli: CLI, good: dict[str, str], trickling_server: str
+) -> None:
+    started = time.monotonic()
+    result = cli("doctor", env={"CLAUDE_SYNC_URL": trickling_server})
+    assert result.code == 9
+    assert time.monotonic() - started < 15
+    assert "✗ endpoint" in result.stderr and "within 5 s" in result.stderr

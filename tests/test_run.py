@@ -292,3 +292,92 @@ def test_model_row_hint_on_every_run_path_and_in_status_and_doctor(
         assert (
             "weeklyLimits" not in got.json and "Fable" in got.json["extractionErrors"]["sonnetOnly"]
         )
+
+
+def test_run_with_the_server_down_gives_up_fast_and_keeps_the_snapshot_queued(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    down = sync_env(
+        receiver,
+        CLAUDE_SYNC_URL="http://127.0.0.1:9/api/claude/console-usage",
+        CLAUDE_SYNC_DEADLINE="60",
+    )
+    started = time.monotonic()
+    result = cli("run", env={**env, **down})
+    took = time.monotonic() - started
+    assert result.code == 5, result.stderr
+    assert took < 25, f"run's sync phase has a short budget, took {took:.0f} s"
+    assert len(list((home / "outbox").glob("*.json"))) == 1, "queued for the next run"
+
+
+def test_run_against_a_hanging_server_ends_within_its_own_sync_budget(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    receiver.script(*[Fault.hang_for(30)] * 5)
+    started = time.monotonic()
+    result = cli("run", env={**env, **sync_env(receiver, CLAUDE_SYNC_DEADLINE="60")})
+    assert result.code == 5, result.stderr
+    assert time.monotonic() - started < 25
+    assert len(list((home / "outbox").glob("*.json"))) == 1
+
+
+def test_saved_but_not_queued_is_said_plainly(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "outbox").write_text("a file where the outbox directory belongs")
+    result = cli("run", "--json", env={**env, **sync_env(receiver)})
+    assert result.code == 7, result.stderr
+    assert "saved, but NOT queued" in result.stderr
+    assert str(home / "outbox") in result.stderr and "move" in result.stderr
+    assert json.loads((home / "usage-data.json").read_text())["currentSession"]
+    assert result.json["error"]["path"] == str(home / "outbox")
+    assert receiver.received == []
+
+
+def test_a_directory_where_the_snapshot_belongs_is_exit_7_naming_it(
+    cli: CLI, env: dict[str, str], home: Path
+) -> None:
+    (home / "usage-data.json").mkdir(parents=True)
+    result = cli("run", "--json", env=env)
+    assert result.code == 7, result.stderr
+    assert str(home / "usage-data.json") in result.stderr and "internal" not in result.stderr
+    assert result.json["error"]["errno"] == "EISDIR"
+
+
+def test_a_refused_session_key_keeps_the_working_session(
+    cli: CLI, env: dict[str, str], site: StandIn, profile: Path, home: Path
+) -> None:
+    result = cli("login", "--session-key-stdin", stdin="sk-ant-wrong-value\n", env=env)
+    assert result.code == 3
+    assert "previous session is kept" in result.stderr
+    assert "sk-ant-wrong-value" not in result.stdout + result.stderr
+    result = cli("run", env=env)
+    assert result.code == 0, result.stderr
+
+
+def test_two_homes_on_one_profile_never_kill_each_others_browser(
+    cli: CLI, env: dict[str, str], site: StandIn, profile: Path, tmp_path: Path
+) -> None:
+    site.configure(hang=True)
+    asked = len(site.paths())
+    first = subprocess.Popen(
+        [sys.executable, "-m", "consolescrape", "run", "--home", str(tmp_path / "a")],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    until = time.monotonic() + 30
+    while "/settings/usage" not in site.paths()[asked:] and time.monotonic() < until:
+        time.sleep(0.05)
+    chrome = processes_mentioning(profile)
+    assert chrome, "the first run's browser is up"
+    second = cli("run", "--json", "--home", str(tmp_path / "b"), env=env)
+    assert second.code == 8, second.stderr
+    assert str(profile) in second.json["error"]["message"]
+    left = processes_mentioning(profile)
+    assert set(chrome) <= set(left), f"first run's Chrome lives: {chrome} vs {left}"
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=30)
+    site.configure(hang=False)

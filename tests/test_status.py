@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import CLI, SAMPLE, SECRET_KEY
+from conftest import CLI, SAMPLE, SECRET_KEY, sync_env
 
 from consolescrape import model, store
+from consolescrape.receiver import Receiver
 
 
 def save(home: Path, age: timedelta, doc: dict[str, object] | None = None) -> model.Snapshot:
@@ -119,3 +120,53 @@ def test_an_old_sync_failure_is_no_problem_when_sync_is_off(cli: CLI, home: Path
     )
     assert cli("status", "--check").code == 0
     assert cli("status", "--check", env={"CLAUDE_SYNC_API_KEY": "k"}).code == 9
+
+
+def test_escape_sequences_in_stored_page_text_and_messages_are_not_shown(
+    cli: CLI, home: Path
+) -> None:
+    hostile = "\x1b]0;pwned\x07\x1b[2J"
+    save(
+        home,
+        timedelta(minutes=1),
+        {
+            **SAMPLE,
+            "weeklyLimits": {
+                "allModels": {"resetsIn": f"Thu{hostile} 7:00 AM", "percentageUsed": 31},
+                "sonnetOnly": {"resetsIn": "Sat 12:00 PM", "percentageUsed": 10},
+            },
+        },
+    )
+    store.record_outcome(
+        home / "state.json", "run", {"ok": False, "exitCode": 6, "message": f"refused{hostile}"}
+    )
+    result = cli("status", "--check")
+    assert result.code == 9
+    assert "Thu 7:00 AM" in result.stderr and "refused" in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "pwned" not in result.stderr
+
+
+def test_a_run_whose_sync_failed_shows_resolved_after_a_later_sync_succeeds(
+    cli: CLI, home: Path, receiver: Receiver
+) -> None:
+    snapshot = save(home, timedelta(minutes=1))
+    store.Outbox(home / "outbox").add(snapshot, "c" * 32)
+    # What `run` records when the server refused the key in its sync phase.
+    store.record_outcome(
+        home / "state.json",
+        "run",
+        {
+            "ok": False,
+            "exitCode": 6,
+            "message": "the server refused the API key (HTTP 401: AUTH_INVALID)",
+            "sync": {"sent": 0, "rejected": 0, "pending": 1, "attempts": 1, "error": "refused"},
+        },
+    )
+    env = sync_env(receiver)
+    assert cli("status", "--check", env=env).code == 9
+    assert cli("sync", env=env).code == 0  # the key was fixed
+    result = cli("status", "--check", env=env)
+    assert result.code == 0, result.stderr
+    assert "resolved" in result.stderr
+    assert cli("status", "--json", env=env).json["data"]["lastRun"]["resolved"] is True

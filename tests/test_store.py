@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, file_mode
+from conftest import CLI, SAMPLE, SECRET_KEY, file_mode
 
 from consolescrape import model, store
 from consolescrape.errors import Locked
@@ -142,3 +143,116 @@ def test_outbox_order_survives_the_clock_stepping_back(
     monkeypatch.setattr(store, "datetime", Earlier)
     outbox.add(snapshot(1), "second")
     assert [i.id for i in outbox.pending()] == ["first", "second"]
+
+
+# --- the home: ours, private, and cleared of what a killed run left ------------------------------
+
+
+def test_a_world_writable_home_is_refused_with_the_fix_not_chmod_ed(
+    cli: CLI, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    result = cli("sync", "--home", str(shared), env={"CLAUDE_SYNC_API_KEY": SECRET_KEY})
+    assert result.code == 7, result.stderr
+    assert "writable by everyone" in result.stderr and "mkdir -m 700" in result.stderr
+    assert file_mode(shared) == 0o777 and shared.stat().st_mode & 0o1000, "left as it was"
+    assert list(shared.iterdir()) == []
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a directory to another user needs root")
+def test_a_home_owned_by_someone_else_is_refused(cli: CLI, tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    result = cli("sync", "--home", str(theirs), env={"CLAUDE_SYNC_API_KEY": SECRET_KEY})
+    assert result.code == 7
+    assert "belongs to uid 65534" in result.stderr
+
+
+def test_temp_files_left_by_a_killed_write_are_removed_at_start(cli: CLI, home: Path) -> None:
+    (home / "outbox").mkdir(parents=True)
+    leftovers = [
+        home / ".usage-data.json.k2j3h4.tmp",
+        home / ".state.json.abc.tmp",
+        home / "outbox" / ".0000000001-x.json.q9.tmp",
+    ]
+    for path in leftovers:
+        path.write_text("{half")
+    keep = home / "notes.tmp"
+    keep.write_text("mine")
+    result = cli("sync", env={"CLAUDE_SYNC_API_KEY": SECRET_KEY})
+    assert result.code == 0, result.stderr
+    assert [p for p in leftovers if p.exists()] == []
+    assert keep.exists(), "only our own temp files are removed"
+
+
+# --- the environment's faults are named, not reported as bugs ---------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs (needs root, or a system that lets this user mount)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(directory: Path) -> None:
+    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            _write_forever(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_forever(fd: int) -> None:
+    while os.write(fd, b"\0" * 4096):
+        pass
+
+
+def test_a_full_disk_is_exit_7_naming_the_path_with_errno_in_json(
+    cli: CLI, small_disk: Path
+) -> None:
+    _fill(small_disk)
+    result = cli(
+        "sync", "--json", "--home", str(small_disk), env={"CLAUDE_SYNC_API_KEY": SECRET_KEY}
+    )
+    assert result.code == 7, result.stderr
+    assert "internal error" not in result.stderr
+    assert str(small_disk) in result.stderr and "free some space" in result.stderr
+    error = result.json["error"]
+    assert error["errno"] == "ENOSPC" and error["path"].startswith(str(small_disk))
+
+
+def test_a_read_only_home_is_exit_7_with_the_fix(cli: CLI, small_disk: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    result = cli(
+        "sync", "--json", "--home", str(small_disk), env={"CLAUDE_SYNC_API_KEY": SECRET_KEY}
+    )
+    assert result.code == 7, result.stderr
+    assert "read-only" in result.stderr and "CONSOLESCRAPE_HOME" in result.stderr
+    assert result.json["error"]["errno"] == "EROFS"
+
+
+@pytest.mark.parametrize("name", ["state.json", "run.lock"])
+def test_a_directory_where_a_file_belongs_is_exit_7_naming_it(
+    cli: CLI, home: Path, name: str
+) -> None:
+    (home / name).mkdir(parents=True)
+    result = cli("sync", "--json", env={"CLAUDE_SYNC_API_KEY": SECRET_KEY})
+    assert result.code == 7, result.stderr
+    assert str(home / name) in result.stderr and "move" in result.stderr
+    assert result.json["error"]["errno"] == "EISDIR"

@@ -470,41 +470,6 @@ def test_other_permanent_refusals_move_aside_and_draining_goes_on(
     assert len(store.Outbox(home / "outbox").rejected()) == 1
 
 
-@pytest.fixture
-def trickling_server() -> Iterator[str]:
-    """An endpoint that answers one header byte per second, never finishing (bounded to 30 s)."""
-    import socket
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.recv(65536)
-                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 30:
-                    if stop.wait(1.0):
-                        break
-                    try:
-                        conn.sendall(bytes([byte]))
-                    except OSError:
-                        break
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/claude/console-usage"
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
-
-
 def test_a_server_trickling_bytes_cannot_stretch_the_deadline(
     cli: CLI, home: Path, trickling_server: str
 ) -> None:
@@ -519,3 +484,133 @@ def test_a_server_trickling_bytes_cannot_stretch_the_deadline(
     assert result.code == 5
     assert time.monotonic() - started < 10, "the hard deadline must end a trickling request"
     assert len(pending(home)) == 1
+
+
+# --- nothing from outside reaches the terminal raw, and the key never comes back ------------
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[31mInvalid data: \x07nope\x9b"
+
+
+def test_escape_sequences_in_a_refusal_never_reach_stderr_json_or_state(
+    cli: CLI, home: Path, receiver: Receiver
+) -> None:
+    queue(home, 1)
+    receiver.script(Fault.answer(400, json_body={"success": False, "message": HOSTILE}))
+    result = cli("sync", "--json", env=sync_env(receiver))
+    assert result.code == 6
+    assert "Invalid data:" in result.stderr and "nope" in result.stderr
+    state = (home / "state.json").read_text()
+    reason = next((home / "outbox" / "rejected").glob("*.reason.json")).read_text()
+    for text in (result.stderr, json.dumps(result.json, ensure_ascii=False), state, reason):
+        assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
+        assert "pwned" not in text and "[2J" not in text
+
+
+def test_a_401_echoing_the_key_never_shows_it_in_stderr_json_or_state(
+    cli: CLI, home: Path, receiver: Receiver
+) -> None:
+    queue(home, 1)
+    echo = {"errorCode": "AUTH_INVALID", "message": f"key {SECRET_KEY} is not valid"}
+    receiver.script(Fault.answer(401, json_body={"success": False, **echo}))
+    result = cli("sync", "--json", env=sync_env(receiver))  # the fixture checks both streams
+    assert result.code == 6
+    assert "AUTH_INVALID" in result.stderr and "[redacted]" in result.stderr
+    assert "[redacted]" in result.json["error"]["message"]
+    assert SECRET_KEY not in (home / "state.json").read_text()
+    assert "[redacted]" in (home / "state.json").read_text()
+
+
+def test_a_key_cut_in_half_by_the_excerpt_is_still_redacted(
+    cli: CLI, home: Path, receiver: Receiver
+) -> None:
+    queue(home, 1)
+    message = "x" * 145 + SECRET_KEY  # the excerpt's cut at 160 falls inside the key
+    receiver.script(Fault.answer(401, json_body={"message": message}))
+    result = cli("sync", env=sync_env(receiver))
+    assert result.code == 6
+    assert SECRET_KEY[:12] not in result.stderr
+
+
+# --- one bad item never blocks the queue --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("0000000002-deep.json", b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+        ("0000000002-huge.json", b"[" * 100_000 + b"]" * 100_000, "larger than"),
+        (
+            "0000000002-year1.json",
+            json.dumps({**SAMPLE, "lastUpdated": "0001-01-01T00:00+05:00"}).encode(),
+            "impossible value",
+        ),
+        ("1x-copy.json", b"{not json", "not valid JSON"),
+        ("0000000002-latin1.json", b'{"lastUpdated": "caf\xe9"}', "not valid JSON"),
+    ],
+)
+def test_a_bad_outbox_item_is_set_aside_and_the_rest_are_delivered(
+    cli: CLI, home: Path, receiver: Receiver, name: str, content: bytes, why: str
+) -> None:
+    ids = queue(home, 1)
+    (home / "outbox" / name).write_bytes(content)
+    ids += queue(home, 1, start=1)
+    result = cli("sync", "--json", env=sync_env(receiver))
+    assert result.code == 6, result.stderr
+    assert sent_keys(receiver) == [f'"{i}"' for i in ids], "the good items all go through"
+    assert pending(home) == []
+    [reason] = (home / "outbox" / "rejected").glob("*.reason.json")
+    assert why in reason.read_text()
+    doc = result.json
+    assert doc["ok"] is False and doc["sync"]["rejected"] == 1 and doc["sync"]["sent"] == 2
+    assert "set aside" in doc["error"]["message"] and name in doc["error"]["message"]
+    assert "set aside" in result.stderr
+    again = cli("sync", env=sync_env(receiver))
+    assert again.code == 0, "once set aside, the item never blocks a later sync"
+
+
+def test_an_unreadable_item_is_not_reported_as_ok(cli: CLI, home: Path, receiver: Receiver) -> None:
+    queue(home, 1)
+    (home / "outbox" / "0000000009-dir.json").mkdir()
+    result = cli("sync", "--json", env=sync_env(receiver))
+    assert result.code == 6
+    assert result.json["ok"] is False and "set aside" in result.json["error"]["message"]
+    assert len(receiver.accepted) == 1
+
+
+# --- sync --file reads a bounded regular file -------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo", "sparse", "directory"])
+def test_sync_file_refuses_what_is_not_a_small_regular_file_at_once(
+    cli: CLI, home: Path, receiver: Receiver, tmp_path: Path, source: str
+) -> None:
+    path = Path(source)
+    if source == "fifo":
+        path = tmp_path / "fifo.json"
+        os.mkfifo(path)
+    elif source == "sparse":
+        path = tmp_path / "sparse.json"
+        with path.open("wb") as handle:
+            handle.truncate(1024**3)
+    elif source == "directory":
+        path = tmp_path
+    started = time.monotonic()
+    result = cli("sync", "--file", str(path), env=sync_env(receiver), timeout=20)
+    assert result.code == 2, result.stderr
+    assert time.monotonic() - started < 10
+    assert "not a regular file" in result.stderr or "larger than" in result.stderr
+    assert receiver.received == []
+
+
+def test_resending_a_file_older_than_what_was_delivered_warns_naming_both_times(
+    cli: CLI, home: Path, receiver: Receiver, tmp_path: Path
+) -> None:
+    queue(home, 1, start=10)  # 2026-11-29T01:50Z
+    assert cli("sync", env=sync_env(receiver)).code == 0
+    older = write_snapshot(tmp_path / "older.json")  # 2026-11-29T01:17:41.123Z
+    result = cli("sync", "--file", str(older), env=sync_env(receiver))
+    assert result.code == 0, result.stderr
+    assert "2026-11-29T01:17:41.123Z" in result.stderr
+    assert "2026-11-29T01:50:00.000Z" in result.stderr and "older" in result.stderr
+    newer = write_snapshot(tmp_path / "newer.json", lastUpdated="2026-11-29T02:00:00.000Z")
+    assert "older" not in cli("sync", "--file", str(newer), env=sync_env(receiver)).stderr

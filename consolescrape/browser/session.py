@@ -115,6 +115,7 @@ class Browser:
         # What __exit__ must undo, in reverse order (the signal handlers, for now).
         self._undo = contextlib.ExitStack()
         self._tree_lock = threading.Lock()
+        self._owns_profile = False
 
     # -- time --
 
@@ -140,7 +141,10 @@ class Browser:
             if process is not None and process.poll() is None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signal.SIGKILL)
-            signal_all([p.pid for p in profile_processes(self.profile)], signal.SIGKILL)
+            # Processes on the profile are ours only once we hold its lock: before that they
+            # may be another home's live run.
+            if self._owns_profile:
+                signal_all([p.pid for p in profile_processes(self.profile)], signal.SIGKILL)
 
     # -- life cycle --
 
@@ -194,6 +198,7 @@ class Browser:
         chrome, driver_path = find_browser(self.settings)
         store.private_dir(self.profile)
         self._undo.enter_context(_profile_lock(self.profile))
+        self._owns_profile = True
         cleanup_profile(self.profile)
         options = ChromeOptions()
         options.binary_location = str(chrome)
@@ -272,7 +277,7 @@ class Browser:
                     signal_all(main, signal.SIGTERM)
                     quitter.join(QUIT_GRACE - QUIT_PATIENCE)
             self._kill_tree()
-            left = wait_gone(self.profile, 3.0)
+            left = wait_gone(self.profile, 3.0) if self._owns_profile else []
             self._cancel.set()
             logger.debug(
                 f"browser: closed in {time.monotonic() - began:.2f} s"
