@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from consolescrape.errors import ConsolescrapeError, ExitCode, environment_fault
+
+if TYPE_CHECKING:
+    from consolescrape.output import Reporter
 
 app = typer.Typer(
     name="consolescrape",
@@ -57,10 +60,25 @@ def _execute(
     command: str, common: Common, flags: dict[str, Any], job: Callable[..., Any]
 ) -> NoReturn:
     """Load settings, run the job, report, and exit with the code the README's table gives."""
-    from consolescrape import config
-    from consolescrape.output import Reporter, print_result
+    from consolescrape import signals
+    from consolescrape.output import Reporter
 
     reporter = Reporter(quiet=common.quiet or common.json, verbose=common.verbose)
+    # From here a signal is an error like any other (exit 128 + N), and while the result is
+    # being told it waits, so the one JSON object is always whole.
+    with signals.handled():
+        code, data, sync, error, told = _outcome(common, flags, job, reporter)
+        with signals.deferred():
+            _tell(command, common, reporter, code, data, sync, error, told=told)
+    raise typer.Exit(int(code))
+
+
+def _outcome(
+    common: Common, flags: dict[str, Any], job: Callable[..., Any], reporter: Reporter
+) -> tuple[ExitCode, Any, Any, ConsolescrapeError | None, bool]:
+    """Run the job; every way it can end becomes an exit code and, maybe, an error."""
+    from consolescrape import config
+
     code, data, sync = ExitCode.OK, None, None
     error: ConsolescrapeError | None = None
     told = False  # an internal error is told by reporter.exception, in its own words
@@ -80,6 +98,22 @@ def _execute(
         reporter.exception(exc)
         code, told = ExitCode.INTERNAL, True
         error = ConsolescrapeError(f"internal error: {type(exc).__name__}")
+    return code, data, sync, error, told
+
+
+def _tell(
+    command: str,
+    common: Common,
+    reporter: Reporter,
+    code: ExitCode,
+    data: Any,
+    sync: Any,
+    error: ConsolescrapeError | None,
+    *,
+    told: bool,
+) -> None:
+    from consolescrape.output import print_result
+
     if error is not None and not told:
         reporter.error(error.message, error.advice)
     if common.json:
@@ -91,7 +125,6 @@ def _execute(
             error=error.to_json() if error else None,
             secrets=reporter.secrets,
         )
-    raise typer.Exit(int(code))
 
 
 @app.command()

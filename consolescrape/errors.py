@@ -21,6 +21,10 @@ class ExitCode(IntEnum):
     CONFIG = 7
     LOCKED = 8
     CHECK_FAILED = 9
+    #: Stopped by a signal: 128 + its number, the convention cron and systemd understand.
+    SIGHUP = 129
+    SIGINT = 130
+    SIGTERM = 143
 
 
 class ConsolescrapeError(Exception):
@@ -147,3 +151,17 @@ def environment_fault(exc: OSError, doing: str = "") -> EnvironmentFault:
         path=path,
         errno=exc.errno,
     )
+
+
+class Stopped(ConsolescrapeError):
+    """SIGTERM, SIGINT or SIGHUP arrived: the command ends through the usual failure path."""
+
+    def __init__(self, signal_number: int) -> None:
+        import signal
+
+        name = signal.Signals(signal_number).name
+        super().__init__(
+            f"stopped by {name} before it finished",
+            "nothing to fix if you stopped it; queued snapshots are kept for the next run",
+        )
+        self.exit_code = ExitCode(128 + signal_number)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model, sanitize, store
+from consolescrape import model, sanitize, signals, store
 from consolescrape.config import Settings
 from consolescrape.errors import (
     CheckFailed,
@@ -57,7 +57,10 @@ def _record(settings: Settings, command: str, outcome: Outcome, started: float) 
     if outcome.error is not None:
         # What the error knows beyond its message (its advice, a spend cap seen instead of limits).
         doc.update({k: v for k, v in outcome.error.to_json().items() if k != "message"})
-    store.record_outcome(settings.state_file, command, sanitize.scrub_all(doc, [settings.api_key]))
+    with signals.deferred():  # a signal now must not leave state.json half-written
+        store.record_outcome(
+            settings.state_file, command, sanitize.scrub_all(doc, [settings.api_key])
+        )
 
 
 def _drain_into(
@@ -185,8 +188,7 @@ def _as_error(exc: BaseException) -> ConsolescrapeError:
     if isinstance(exc, OSError):
         return environment_fault(exc)
     if isinstance(exc, SystemExit | KeyboardInterrupt):
-        # A signal (cron's kill, Ctrl-C): say so, so `status` does not report a bug.
-        return ConsolescrapeError("stopped by a signal before it finished")
+        return ConsolescrapeError("stopped before it finished")
     return ConsolescrapeError(f"internal error: {type(exc).__name__}: {exc}")
 
 

@@ -26,6 +26,7 @@ from consolescrape.errors import (
     ConfigError,
     ConsolescrapeError,
     ExitCode,
+    Stopped,
     SyncPending,
     SyncRefused,
     UsageError,
@@ -187,6 +188,8 @@ def _retry_after(value: str | None) -> float | None:
 def _read_capped(response: requests.Response) -> bytes:
     try:
         return response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
+    except Stopped:
+        raise
     except Exception:  # a body cut short is still an answer; its status is what counts
         return b""
     finally:

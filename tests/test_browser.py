@@ -469,8 +469,13 @@ import sys
 from pathlib import Path
 from consolescrape import browser
 from consolescrape.config import Settings
+from consolescrape.errors import Stopped
 home, url, driver = sys.argv[1:4]
-browser.scrape(Settings(home=Path(home), chromedriver=Path(driver), timeout=60.0, usage_url=url))
+settings = Settings(home=Path(home), chromedriver=Path(driver), timeout=60.0, usage_url=url)
+try:
+    browser.scrape(settings)
+except Stopped as stopped:
+    sys.exit(stopped.exit_code)
 """
 
 

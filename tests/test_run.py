@@ -381,3 +381,67 @@ def test_two_homes_on_one_profile_never_kill_each_others_browser(
     first.send_signal(signal.SIGTERM)
     first.communicate(timeout=30)
     site.configure(hang=False)
+
+
+def _lock_is_free(path: Path) -> bool:
+    import fcntl
+
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=str)
+def test_a_signal_in_the_browser_phase_ends_like_any_failure(
+    env: dict[str, str], site: StandIn, profile: Path, home: Path, sig: signal.Signals
+) -> None:
+    site.configure(hang=True)
+    asked = len(site.paths())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consolescrape", "run", "--json", "--timeout", "60"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    until = time.monotonic() + 30
+    while "/settings/usage" not in site.paths()[asked:] and time.monotonic() < until:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    [line] = out.splitlines()
+    result = json.loads(line)
+    assert result["exitCode"] == 128 + sig and sig.name in result["error"]["message"]
+    state = json.loads((home / "state.json").read_text())
+    assert state["run"]["exitCode"] == 128 + sig
+    assert _lock_is_free(home / "run.lock")
+    assert processes_mentioning(profile) == []
+    site.reset()
+
+
+def test_a_signal_during_the_post_ends_like_any_failure_and_keeps_the_queue(
+    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+) -> None:
+    assert cli("run", "--no-sync", env={**env, **sync_env(receiver)}).code == 0
+    [queued] = (home / "outbox").glob("*.json")
+    receiver.script(Fault.hang_for(30))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consolescrape", "sync", "--json"],
+        env={**os.environ, **env, **sync_env(receiver, CLAUDE_SYNC_DEADLINE="60")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    receiver.wait_for(1, timeout=20)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert json.loads(out)["exitCode"] == 143
+    state = json.loads((home / "state.json").read_text())
+    assert state["sync"]["exitCode"] == 143 and "SIGTERM" in state["sync"]["message"]
+    assert queued.exists(), "the snapshot stays queued"
+    assert _lock_is_free(home / "run.lock")

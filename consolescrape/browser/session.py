@@ -20,11 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from consolescrape import store
+from consolescrape import signals, store
 from consolescrape.browser.chrome import (
     check_display,
     child_env,
@@ -40,7 +40,7 @@ from consolescrape.browser.processes import (
     wait_gone,
 )
 from consolescrape.config import Settings
-from consolescrape.errors import ConsolescrapeError, Locked, ScrapeFailed
+from consolescrape.errors import ConsolescrapeError, Locked, ScrapeFailed, Stopped
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.service import Service
@@ -54,43 +54,6 @@ POLL = 0.1
 QUIT_PATIENCE = 1.0
 #: Bound on driver.quit(); past it the process group is killed.
 QUIT_GRACE = 5.0
-
-
-class Signals:
-    """SIGTERM/SIGINT/SIGHUP raise SystemExit so `finally` runs; deferred while cleaning up."""
-
-    NAMES = ("SIGTERM", "SIGINT", "SIGHUP")
-
-    def __init__(self) -> None:
-        self.old: dict[int, Any] = {}
-        self.deferring = False
-        self.pending: int | None = None
-
-    def __enter__(self) -> Signals:
-        # Handlers can only be installed from the main thread; elsewhere the caller owns signals.
-        if threading.current_thread() is threading.main_thread():
-            for name in self.NAMES:
-                number = getattr(signal, name, None)
-                # An ignored signal stays ignored (`nohup` ignores SIGHUP on purpose).
-                if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
-                    self.old[number] = signal.signal(number, self._handle)
-        return self
-
-    def _handle(self, number: int, frame: FrameType | None) -> None:
-        if self.deferring:
-            self.pending = number
-            return
-        raise SystemExit(128 + number)
-
-    def defer(self) -> None:
-        """From now on a signal is remembered, not raised: the clean-up must finish."""
-        self.deferring = True
-
-    def __exit__(self, *exc: object) -> None:
-        for number, handler in self.old.items():
-            signal.signal(number, handler)
-        if self.pending is not None:
-            raise SystemExit(128 + self.pending)
 
 
 class Browser:
@@ -111,8 +74,7 @@ class Browser:
         self.expired = False
         self._cancel = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="deadline", daemon=True)
-        self._signals = Signals()
-        # What __exit__ must undo, in reverse order (the signal handlers, for now).
+        # What closing undoes, in reverse order: the profile lock, the signal handlers.
         self._undo = contextlib.ExitStack()
         self._tree_lock = threading.Lock()
         self._owns_profile = False
@@ -149,7 +111,7 @@ class Browser:
     # -- life cycle --
 
     def __enter__(self) -> Browser:
-        self._undo.enter_context(self._signals)
+        self._undo.enter_context(signals.handled())
         try:
             self._watchdog.start()
             self._launch()
@@ -171,7 +133,12 @@ class Browser:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if isinstance(exc, Exception) and self.driver is not None and not self.expired:
+        if (
+            isinstance(exc, Exception)
+            and not isinstance(exc, Stopped)
+            and self.driver is not None
+            and not self.expired
+        ):
             self._save_debug()
         self._close()
         if exc is None or not isinstance(exc, Exception) or isinstance(exc, ConsolescrapeError):
@@ -259,32 +226,31 @@ class Browser:
         logger.debug(f"debug: saved page.html and screenshot.png in {directory}")
 
     def _close(self) -> None:
-        self._signals.defer()
-        try:
-            began = time.monotonic()
-            driver, self.driver = self.driver, None
-            if driver is not None and not self.expired:
-                quitter = threading.Thread(
-                    target=quit_driver, args=(driver,), name="quit", daemon=True
-                )
-                quitter.start()
-                quitter.join(QUIT_PATIENCE)
-                if quitter.is_alive():
-                    # chromedriver is still busy with the command we abandoned (a page that
-                    # never loads, after a signal): let Chrome shut down on its own, which
-                    # also saves its cookies, and the pending command and quit() then end.
-                    main = [p.pid for p in profile_processes(self.profile) if is_browser(p)]
-                    signal_all(main, signal.SIGTERM)
-                    quitter.join(QUIT_GRACE - QUIT_PATIENCE)
-            self._kill_tree()
-            left = wait_gone(self.profile, 3.0) if self._owns_profile else []
-            self._cancel.set()
-            logger.debug(
-                f"browser: closed in {time.monotonic() - began:.2f} s"
-                + (f"; still running: {[p.pid for p in left]}" if left else "")
-            )
-        finally:
-            self._undo.close()
+        # A signal now waits until the browser is gone, then ends the command as usual.
+        with signals.deferred(), self._undo:
+            self._quit_and_kill()
+
+    def _quit_and_kill(self) -> None:
+        began = time.monotonic()
+        driver, self.driver = self.driver, None
+        if driver is not None and not self.expired:
+            quitter = threading.Thread(target=quit_driver, args=(driver,), name="quit", daemon=True)
+            quitter.start()
+            quitter.join(QUIT_PATIENCE)
+            if quitter.is_alive():
+                # chromedriver is still busy with the command we abandoned (a page that
+                # never loads, after a signal): let Chrome shut down on its own, which
+                # also saves its cookies, and the pending command and quit() then end.
+                main = [p.pid for p in profile_processes(self.profile) if is_browser(p)]
+                signal_all(main, signal.SIGTERM)
+                quitter.join(QUIT_GRACE - QUIT_PATIENCE)
+        self._kill_tree()
+        left = wait_gone(self.profile, 3.0) if self._owns_profile else []
+        self._cancel.set()
+        logger.debug(
+            f"browser: closed in {time.monotonic() - began:.2f} s"
+            + (f"; still running: {[p.pid for p in left]}" if left else "")
+        )
 
     # -- pages --
 
