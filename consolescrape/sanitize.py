@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from consolescrape.config import Secret
+if TYPE_CHECKING:
+    from consolescrape.config import Secret
 
 #: Whole escape sequences first (CSI `ESC [ … final`, OSC `ESC ] … BEL|ST`, two-byte `ESC x`),
 #: so no printable remains such as "[2J" are left; then any other C0/C1 control character.
@@ -23,6 +24,11 @@ REDACTED = "[redacted]"
 def clean(text: str) -> str:
     """`text` without escape sequences or control characters; line breaks become spaces."""
     return _CONTROLS.sub(" ", _ESCAPES.sub("", text))
+
+
+def clean_lines(text: str) -> str:
+    """`clean` each line of a multi-line text (a page's innerText), keeping the line breaks."""
+    return "\n".join(clean(line) for line in text.replace("\r", "\n").split("\n"))
 
 
 def scrub(text: str, secrets: Iterable[Secret | None] = ()) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -1166,3 +1167,27 @@ def test_merge_of_nothing_is_no_usage() -> None:
 )
 def test_pick_organization_2026(orgs: object, last_active: str | None, expected: str) -> None:
     assert pick_organization(orgs, last_active) == expected
+
+
+def test_escape_sequences_in_the_page_text_never_reach_the_snapshot() -> None:
+    hostile = MAX_PAGE.replace("Resets Thu 7:00 AM", "Resets Thu 7:00 AM\x1b]0;pwned\x07\x1b[2J")
+    hostile = hostile.replace("Sonnet only", "Sonnet\x1b[31m only")
+    doc = read(hostile)
+    assert doc["weeklyLimits"]["allModels"]["resetsIn"] == "Thu 7:00 AM"
+    assert "sonnetOnly" in doc["weeklyLimits"]
+    assert "\x1b" not in json.dumps(doc, ensure_ascii=False)
+
+
+def test_control_characters_in_an_endpoint_model_name_are_dropped() -> None:
+    usage = {
+        "limits": [
+            api_item(
+                "weekly_scoped",
+                0,
+                resets_at=None,
+                scope={"model": {"display_name": "Fa\x1b[2Jble\x07"}},
+            )
+        ]
+    }
+    snap = read_api({**OLD_ANSWER, **usage})
+    assert snap.weekly["fableOnly"].resets_in == "You haven’t used Fable yet"

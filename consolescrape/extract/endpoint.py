@@ -30,6 +30,7 @@ from consolescrape.model import (
     model_key,
     parse_time,
 )
+from consolescrape.sanitize import clean
 
 #: Fields of the endpoint's older answer: (field, key, model name for the unused wording).
 #: `seven_day_omelette` is the "Claude Design" weekly row the page shows under that name. Other
@@ -87,7 +88,10 @@ def _scope_name(scope: Mapping[str, object], part: str) -> str | None:
     value = scope.get(part)
     if isinstance(value, Mapping):
         value = value.get("display_name") or value.get("name")
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    if not isinstance(value, str):
+        return None
+    # The name is stored and printed ("You haven’t used Fable yet"): no control characters.
+    return clean(value).strip() or None
 
 
 def _limits_item(

@@ -21,6 +21,7 @@ from consolescrape.extract.resets import (
     utc_now,
 )
 from consolescrape.model import DEFAULT_MODEL_ROW, SESSION, Limit, Snapshot, Spend, model_key
+from consolescrape.sanitize import clean_lines
 
 
 class PageKind(enum.Enum):
@@ -142,7 +143,8 @@ class _Row:
 
 
 def _lines(text: str) -> list[str]:
-    text = text.replace("\u00a0", " ").replace("\r", "\n")
+    # Page text is stored and printed later: no escape sequence or control character survives.
+    text = clean_lines(text.replace("\u00a0", " "))
     text = _BREAK_AFTER.sub(lambda m: m[0] + "\n", text)
     text = _BREAK_BEFORE.sub("\n", text)
     return [squashed for line in text.split("\n") if (squashed := " ".join(line.split()))]
