@@ -149,11 +149,12 @@ def check_endpoint(settings: Settings) -> Check:
     except ConsolescrapeError as exc:
         return Check("endpoint", False, exc.message, exc.advice or "")
     name = "endpoint"
-    if answer.status == 400:
+    verdict = answer.verdict
+    if verdict is sync.Verdict.DATA_REFUSED and answer.status == 400:
         return Check(
             name, True, "reachable, key accepted (probe refused as intended, nothing stored)"
         )
-    if answer.key_refused:
+    if verdict is sync.Verdict.KEY_REFUSED:
         return Check(
             name,
             False,
@@ -167,21 +168,10 @@ def check_endpoint(settings: Settings) -> Check:
             f"unreachable: {answer.message}",
             "check that the server is up and CLAUDE_SYNC_URL's host and port",
         )
-    if 300 <= answer.status < 400:
-        return Check(
-            name,
-            False,
-            f"redirects ({answer.status}) to {answer.location}",
-            "set CLAUDE_SYNC_URL to the final URL",
-        )
-    if answer.status in (404, 405):
-        return Check(
-            name,
-            False,
-            f"HTTP {answer.status}: no receiving endpoint at this URL",
-            "check the path in CLAUDE_SYNC_URL",
-        )
-    if answer.ok:
+    if verdict is sync.Verdict.MISCONFIGURED:
+        error = answer.misconfiguration(settings.sync_url)
+        return Check(name, False, error.message, error.advice or "")
+    if verdict is sync.Verdict.SENT:
         return Check(name, True, f"reachable (HTTP {answer.status})")
     return Check(
         name, False, f"HTTP {answer.status}: {answer.message}", "look at the server's logs"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import enum
 import html
 import json
 import random
@@ -73,6 +74,20 @@ class Deadline:
         return max(0.0, self.end - time.monotonic())
 
 
+class Verdict(enum.Enum):
+    """What one answer of the server means for the snapshot it was sent."""
+
+    SENT = "sent"
+    #: no answer, a server error or "later" (429): worth another attempt within the budget
+    RETRY = "retry"
+    #: this snapshot is refused for good (400, 413, 422...): set it aside, go on with the rest
+    DATA_REFUSED = "data refused"
+    #: the key is refused (401/403): every further item would be too
+    KEY_REFUSED = "key refused"
+    #: no retry can fix it: a redirect, no endpoint at this URL (404/405)
+    MISCONFIGURED = "misconfigured"
+
+
 @dataclass(frozen=True)
 class Answer:
     """What one POST ended with; `status` 0 when no HTTP answer came."""
@@ -85,22 +100,32 @@ class Answer:
     unreachable: bool = False
 
     @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
+    def verdict(self) -> Verdict:
+        """The one place that decides what a status code means (sync, resend and doctor)."""
+        if 200 <= self.status < 300:
+            return Verdict.SENT
+        if 300 <= self.status < 400 or self.status in (404, 405):
+            return Verdict.MISCONFIGURED
+        if self.status in (401, 403):
+            return Verdict.KEY_REFUSED
+        if self.status == 0 or self.status >= 500 or self.status in RETRYABLE_STATUS:
+            return Verdict.RETRY
+        if 400 <= self.status < 500:
+            return Verdict.DATA_REFUSED
+        return Verdict.RETRY  # 1xx or anything else unexpected: not a refusal of the data
 
-    @property
-    def key_refused(self) -> bool:
-        return self.status in (401, 403)
-
-    @property
-    def retryable(self) -> bool:
-        """No answer, a server error, or "later" (429...): worth another attempt."""
-        return self.status == 0 or self.status >= 500 or self.status in RETRYABLE_STATUS
-
-    @property
-    def data_refused(self) -> bool:
-        """A permanent refusal of this snapshot (400, 413, 422...), not of the key."""
-        return 400 <= self.status < 500 and not self.key_refused and not self.retryable
+    def misconfiguration(self, url: str) -> ConfigError:
+        """The configuration error a MISCONFIGURED answer means, with the setting to fix."""
+        if 300 <= self.status < 400:
+            return ConfigError(
+                f"the endpoint answered {self.status}, redirecting to "
+                f"{self.location or '(no Location)'}; redirects are not followed",
+                "set CLAUDE_SYNC_URL to the final URL (e.g. https:// instead of http://)",
+            )
+        return ConfigError(
+            f"the endpoint answered {self.status} ({self.message or 'not found'}) for POST {url}",
+            "check CLAUDE_SYNC_URL: it must be the receiving endpoint's full URL",
+        )
 
 
 @dataclass
@@ -332,21 +357,10 @@ def deliver(
             return Answer(0, "sync deadline reached before an answer came"), attempt
         attempt += 1
         answer = _post_once(session, settings, payload, min(ATTEMPT_TIMEOUT, remaining))
-        if answer.ok:
-            return answer, attempt
-        if 300 <= answer.status < 400:
-            raise ConfigError(
-                f"the endpoint answered {answer.status}, redirecting to "
-                f"{answer.location or '(no Location)'}; redirects are not followed",
-                "set CLAUDE_SYNC_URL to the final URL (e.g. https:// instead of http://)",
-            )
-        if answer.status in (404, 405):
-            raise ConfigError(
-                f"the endpoint answered {answer.status} ({answer.message or 'not found'}) "
-                f"for POST {settings.sync_url}",
-                "check CLAUDE_SYNC_URL: it must be the receiving endpoint's full URL",
-            )
-        if not answer.retryable or (answer.unreachable and deadline.fail_fast):
+        verdict = answer.verdict
+        if verdict is Verdict.MISCONFIGURED:
+            raise answer.misconfiguration(settings.sync_url)
+        if verdict is not Verdict.RETRY or (answer.unreachable and deadline.fail_fast):
             return answer, attempt
         wait = _backoff(attempt - 1)
         if answer.retry_after is not None:
@@ -387,7 +401,7 @@ def _describe(answer: Answer) -> str:
 def _refusal(
     answer: Answer, kept: str = "the snapshot was moved to outbox/rejected/"
 ) -> SyncRefused:
-    if answer.key_refused:
+    if answer.verdict is Verdict.KEY_REFUSED:
         return SyncRefused(
             f"the server refused the API key (HTTP {answer.status}: {answer.message})",
             "check CLAUDE_SYNC_API_KEY against the server's key; nothing more was sent",
@@ -451,12 +465,13 @@ def drain(
                     report.error = exc
                     break
                 report.attempts += attempts
-                if answer.ok:
+                verdict = answer.verdict
+                if verdict is Verdict.SENT:
                     outbox.remove(item)
                     report.delivered(item.id, payload)
                     report.pending -= 1
                     log(f"sent {item.path.name} (HTTP {answer.status}, {attempts} attempt(s))")
-                elif answer.data_refused:
+                elif verdict is Verdict.DATA_REFUSED:
                     # 400/413 and any other permanent refusal of this item: set it aside so newer
                     # snapshots still get through.
                     outbox.reject(item, f"HTTP {answer.status}: {answer.message}")
@@ -466,7 +481,7 @@ def drain(
                     warn(
                         f"server refused {item.path.name}: {_describe(answer)}; moved to rejected/"
                     )
-                elif answer.key_refused:
+                elif verdict is Verdict.KEY_REFUSED:
                     report.error = _refusal(answer)
                     break
                 else:
@@ -546,13 +561,14 @@ def send_file(
             session, settings, payload, Deadline(settings.sync_deadline), log, notice
         )
     report.attempts = attempts
-    if answer.ok:
+    verdict = answer.verdict
+    if verdict is Verdict.SENT:
         report.delivered(payload.id, payload)
         report.pending = 0
         log(f"sent {path.name} (HTTP {answer.status}, {attempts} attempt(s))")
-    elif answer.key_refused or answer.data_refused:
+    elif verdict in (Verdict.KEY_REFUSED, Verdict.DATA_REFUSED):
         report.error = _refusal(answer, f"{path} is unchanged")
-        if answer.status in (400, 413):
+        if verdict is Verdict.DATA_REFUSED:
             report.rejected.append(payload.id)
             report.pending = 0
     else:

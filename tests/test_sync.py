@@ -614,3 +614,23 @@ def test_resending_a_file_older_than_what_was_delivered_warns_naming_both_times(
     assert "2026-11-29T01:50:00.000Z" in result.stderr and "older" in result.stderr
     newer = write_snapshot(tmp_path / "newer.json", lastUpdated="2026-11-29T02:00:00.000Z")
     assert "older" not in cli("sync", "--file", str(newer), env=sync_env(receiver)).stderr
+
+
+@pytest.mark.parametrize("status", [400, 413, 422])
+def test_a_refused_snapshot_is_counted_the_same_by_sync_and_by_sync_file(
+    cli: CLI, receiver: Receiver, tmp_path: Path, status: int
+) -> None:
+    """One verdict per answer: a 422 is a refusal of the data wherever it is met."""
+    data = write_snapshot(tmp_path / "usage-data.json")
+    receiver.script(Fault.answer(status, {"success": False, "message": "Invalid data: no"}))
+    result = cli("sync", "--file", str(data), "--json", env=sync_env(receiver))
+    assert result.code == 6
+    assert result.json["sync"] | {"attempts": 0} == {
+        "sent": 0, "rejected": 1, "pending": 0, "attempts": 0, "error": result.json["sync"]["error"]
+    }  # fmt: skip
+    queued = write_snapshot(tmp_path / "home" / "outbox" / "0000000001-x-a.json")
+    receiver.script(Fault.answer(status, {"success": False, "message": "Invalid data: no"}))
+    result = cli("sync", "--json", env=sync_env(receiver))
+    assert result.code == 6
+    assert (result.json["sync"]["rejected"], result.json["sync"]["pending"]) == (1, 0)
+    assert not queued.exists() and list((tmp_path / "home" / "outbox" / "rejected").iterdir())
