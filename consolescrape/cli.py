@@ -313,5 +313,28 @@ def demo(
     _execute("demo", Common(home, env_file, json, quiet, verbose), {}, showcase.demo)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from consolescrape import version
+
+        typer.echo(f"consolescrape {version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _common(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Read your Claude plan usage limits (from cron) and send them to your own server."""
+
+
 def main() -> None:
     app()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model, sanitize, signals, store
+from consolescrape import model, sanitize, signals, store, version
 from consolescrape.config import Settings
 from consolescrape.errors import (
     CheckFailed,
@@ -316,6 +316,7 @@ def doctor(settings: Settings, reporter: Reporter, *, online: bool) -> Outcome:
         if not check.ok and check.fix:
             reporter.line(f"    fix: {check.fix}")
     if reporter.verbose:
+        reporter.console.print(f"  consolescrape {version()}", markup=False)
         for name, value, origin in checks.resolved_settings(settings):
             reporter.line(f"  {name}={value}  ({origin})")
     failed = [c for c in results if c.required and not c.ok]
@@ -323,6 +324,7 @@ def doctor(settings: Settings, reporter: Reporter, *, online: bool) -> Outcome:
         data={
             "checks": [c.to_json() for c in results],
             "settings": {name: value for name, value, _ in checks.resolved_settings(settings)},
+            "version": version(),
         }
     )
     if failed:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model, sanitize, store
+from consolescrape import model, sanitize, store, version
 from consolescrape.config import Secret, Settings, check_sync_target, require_key
 from consolescrape.errors import (
     ConfigError,
@@ -234,7 +234,7 @@ def _post_once(
         "Content-Type": "application/json",
         "X-API-Key": key.reveal(),
         "Idempotency-Key": f'"{payload.id}"',
-        "User-Agent": "consolescrape",
+        "User-Agent": f"consolescrape/{version()}",
     }
     verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else True
     try:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CLI, SECRET_KEY, sync_env
+from conftest import CLI, SECRET_KEY, sync_env, write_snapshot
 
 from consolescrape.receiver import Receiver
 
@@ -113,3 +113,17 @@ def test_a_trickling_endpoint_cannot_stretch_doctor(
     assert result.code == 9
     assert time.monotonic() - started < 15
     assert "✗ endpoint" in result.stderr and "within 5 s" in result.stderr
+
+
+def test_one_version_everywhere(cli: CLI, receiver: Receiver, tmp_path: Path) -> None:
+    """--version, doctor --verbose and the sync requests' User-Agent all say the package's."""
+    from importlib.metadata import version
+
+    expected = version("consolescrape")
+    shown = cli("--version")
+    assert shown.code == 0 and shown.stdout.strip() == f"consolescrape {expected}"
+    doctor = cli("doctor", "--verbose", "--json", env=sync_env(receiver))
+    assert doctor.json["data"]["version"] == expected and expected in doctor.stderr
+    data = write_snapshot(tmp_path / "usage-data.json")
+    assert cli("sync", "--file", str(data), env=sync_env(receiver)).code == 0
+    assert receiver.accepted[-1].header("User-Agent") == f"consolescrape/{expected}"
