@@ -1,4 +1,7 @@
-"""Settings: command-line flag > environment variable > .env file > default (SPEC §3)."""
+"""Settings: command-line flag > environment variable > .env file > default.
+
+Every variable is listed in the README (Configuration) and .env.example.
+"""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 
 
 class ExitCode(IntEnum):
-    """The process exit codes of every command (SPEC §6)."""
+    """The process exit codes of every command (README, Exit codes)."""
 
     OK = 0
     INTERNAL = 1

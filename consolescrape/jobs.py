@@ -125,7 +125,7 @@ def _warn_if_older_than_delivered(
 
 
 def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
-    """One cron tick: scrape once, save, queue and deliver (SPEC §2 `run`), then the health ping."""
+    """One cron tick: scrape once, save, queue and deliver, then the health ping."""
     try:
         outcome = _run(settings, options, reporter)
     except Locked:

@@ -1,4 +1,5 @@
-"""Snapshots of usage limits, their local JSON form, and the server's data contract (SPEC §5).
+"""Snapshots of usage limits, their local JSON form, and the server's data contract
+(docs/server-contract.md).
 
 Pure logic: no I/O, no third-party imports.
 """
@@ -147,7 +148,8 @@ def other_model_rows(weekly: Mapping[str, Limit], model_row: str) -> list[str]:
 
 
 def model_row_hint(snapshot: Snapshot, model_row: str) -> str | None:
-    """Advice when the configured model row is missing but others exist (SPEC §5)."""
+    """Advice when the configured model row is missing but others exist (the slot rule in
+    docs/server-contract.md)."""
     if model_key(model_row) in snapshot.weekly:
         return None
     others = other_model_rows(snapshot.weekly, model_row)

@@ -1,4 +1,4 @@
-"""What a person reads (stderr) and what a machine reads (one JSON object on stdout), SPEC §7."""
+"""What a person reads (stderr) and what a machine reads (one JSON object on stdout)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""A real HTTP receiver on 127.0.0.1 that answers like the user's deployed server (SPEC §5).
+"""A real HTTP receiver on 127.0.0.1 that answers like the user's deployed server.
+
+Its rules are those of docs/server-contract.md.
 
 Used by the tests and by `consolescrape demo`. It checks the key, the body size, the JSON and
 the server's own rules (`server_rules`) in its order, and records every request. `script()`
@@ -356,9 +358,9 @@ _ISO_8601 = re.compile(
 
 
 def server_rules(body: Any) -> list[str]:
-    """The deployed server's checks (SPEC §5), written apart from `model.validate_payload` on
-    purpose: an end-to-end test then catches a mistake in either. Loose where the server is
-    (any ISO 8601 date or time, zone optional)."""
+    """The deployed server's checks (docs/server-contract.md), written apart from
+    `model.validate_payload` on purpose: an end-to-end test then catches a mistake in either.
+    Loose where the server is (any ISO 8601 date or time, zone optional)."""
 
     def limit_problems(limit: Any, path: str) -> list[str]:
         if not isinstance(limit, dict):

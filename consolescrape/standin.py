@@ -1,9 +1,9 @@
 """A local stand-in for claude.ai on 127.0.0.1: login redirect, usage page, JSON endpoint.
 
 Used by the tests and by `consolescrape demo`. It behaves like the parts of the real site the
-scraper touches (SPEC §6): `/settings/usage` redirects to `/login` without the `sessionKey`
-cookie; with it, it serves the configured page (or redirects to the `/new` chat page, whose
-settings panel opens on `#settings/usage`); `/api/organizations` and
+scraper touches (docs/architecture.md): `/settings/usage` redirects to `/login` without the
+`sessionKey` cookie; with it, it serves the configured page (or redirects to the `/new` chat
+page, whose settings panel opens on `#settings/usage`); `/api/organizations` and
 `/api/organizations/{uuid}/usage` answer JSON to a logged-in browser only. It can also show a
 Cloudflare-style bot check, answer late, or never answer. Stdlib only.
 """

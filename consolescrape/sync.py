@@ -1,4 +1,6 @@
-"""Deliver snapshots to the user's server: one POST loop with a hard deadline (SPEC §5–§6).
+"""Deliver snapshots to the user's server: one POST loop with a hard deadline.
+
+The server's rules and answers are in docs/server-contract.md.
 
 The only module that imports requests (inside functions, so other commands start fast).
 """

@@ -501,7 +501,7 @@ def test_killed_run_leaves_processes_that_the_next_run_clears(
     drivers = children_named(child.pid, "chromedriver")
     child.kill()
     child.wait(10)
-    # What SPEC §6 measured: SIGKILL leaves chromedriver and Chrome running on the profile.
+    # As measured (docs/architecture.md): SIGKILL leaves chromedriver and Chrome running.
     assert on_profile(settings.profile), "expected Chrome to outlive its killed parent"
     assert os.path.lexists(settings.profile / "SingletonLock")
     assert limits(browser.scrape(at(settings, site.url))) == SAMPLE

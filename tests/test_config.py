@@ -1,4 +1,4 @@
-"""Settings precedence (flag > env > .env > default) and secrets that never show (SPEC §3)."""
+"""Settings precedence (flag > env > .env > default) and secrets that never show."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`consolescrape doctor` on a good set-up and on each kind of broken one (SPEC §2)."""
+"""`consolescrape doctor` on a good set-up and on each kind of broken one."""
 
 from __future__ import annotations
 

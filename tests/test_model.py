@@ -1,4 +1,7 @@
-"""The data model: keys, times, the local JSON format and the server contract (SPEC §5)."""
+"""The data model: keys, times, the local JSON format and the server contract.
+
+The contract is docs/server-contract.md.
+"""
 
 from __future__ import annotations
 

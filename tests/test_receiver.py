@@ -1,5 +1,5 @@
-"""The test receiver over real HTTP: it answers like the deployed server (SPEC §5) and misbehaves
-on cue."""
+"""The test receiver over real HTTP: it answers like the deployed server
+(docs/server-contract.md) and misbehaves on cue."""
 
 from __future__ import annotations
 

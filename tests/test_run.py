@@ -1,5 +1,5 @@
 """`consolescrape run` and `login` end to end: the real CLI, real headless Chromium, the local
-stand-in site and the real receiver (SPEC §2, §4, §6)."""
+stand-in site and the real receiver."""
 
 from __future__ import annotations
 

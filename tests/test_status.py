@@ -1,4 +1,4 @@
-"""`consolescrape status`: fresh, stale, failed-run and pending-outbox states (SPEC §2, §7)."""
+"""`consolescrape status`: fresh, stale, failed-run and pending-outbox states."""
 
 from __future__ import annotations
 

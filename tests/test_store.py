@@ -1,4 +1,4 @@
-"""Local files: atomic private writes, the outbox, state and the single-instance lock (SPEC §4)."""
+"""Local files: atomic private writes, the outbox, state and the single-instance lock."""
 
 from __future__ import annotations
 

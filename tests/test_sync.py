@@ -1,4 +1,4 @@
-"""`consolescrape sync` end to end: the real CLI against the real test receiver (SPEC §5–§6)."""
+"""`consolescrape sync` end to end: the real CLI against the real test receiver."""
 
 from __future__ import annotations
 

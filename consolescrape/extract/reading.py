@@ -18,7 +18,7 @@ from consolescrape.model import (
     finish,
 )
 
-#: The page's words for a limit nothing has been counted against yet (SPEC §5).
+#: The page's words for a limit nothing has been counted against yet.
 SESSION_UNUSED = "Starts when a message is sent"
 #: "You haven’t used Sonnet yet" — the page uses a curly apostrophe; we write it the same way.
 UNUSED_TEMPLATE = "You haven’t used {model} yet"
