@@ -10,7 +10,7 @@ from typing import Any
 
 from consolescrape import config, model, store
 from consolescrape.config import Settings
-from consolescrape.errors import ConsolescrapeError, Locked
+from consolescrape.errors import LOGIN_ADVICE, ConsolescrapeError, Locked
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def check_profile(settings: Settings) -> Check:
             "profile",
             False,
             f"{profile} does not exist",
-            "run `consolescrape login` once to create and log in the profile",
+            LOGIN_ADVICE,
         )
     info = profile.stat()
     if info.st_uid != os.getuid():

@@ -27,6 +27,13 @@ class ExitCode(IntEnum):
     SIGTERM = 143
 
 
+#: What to do whenever the profile must be logged in (again): said the same way everywhere.
+LOGIN_ADVICE = (
+    "run `consolescrape login` (a window), or `consolescrape login --session-key-stdin` on a "
+    "machine without a screen"
+)
+
+
 class ConsolescrapeError(Exception):
     """An expected failure: printed as one line (plus advice), never with a traceback."""
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from consolescrape import model, sanitize, signals, store, version
 from consolescrape.config import Settings
 from consolescrape.errors import (
+    LOGIN_ADVICE,
     CheckFailed,
     ConsolescrapeError,
     ExitCode,
@@ -156,7 +157,7 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
                 # No profile means no login yet: say so without starting a browser for nothing.
                 raise LoggedOut(
                     f"not logged in yet: there is no browser profile at {settings.profile}",
-                    "run `consolescrape login` once (or `consolescrape login --session-key-stdin`)",
+                    LOGIN_ADVICE,
                 )
             snapshot = browser.scrape(settings, headed=options.headed)
             outcome.extra["durations"] = {"browser": time.monotonic() - started}

@@ -23,8 +23,6 @@ DEFAULT_MODEL_ROW = "Sonnet"
 #: The server answers 413 above this body size.
 MAX_BODY_BYTES = 100 * 1024
 
-PAYLOAD_KEYS = (SESSION, "weeklyLimits", "lastUpdated", "isPartial", "extractionErrors")
-
 
 class ContractViolation(ValueError):
     """A document does not have the shape the local format or the server requires."""

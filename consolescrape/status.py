@@ -8,6 +8,7 @@ from typing import Any
 
 from consolescrape import model, store
 from consolescrape.config import Settings
+from consolescrape.errors import LOGIN_ADVICE
 from consolescrape.sanitize import clean
 
 
@@ -140,7 +141,7 @@ def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
 
 def _fix_for(code: int, settings: Settings) -> str:
     return {
-        3: "run `consolescrape login` to log the profile in again",
+        3: LOGIN_ADVICE,
         4: f"see {settings.debug_dir} for the page it saw; `consolescrape doctor` checks set-up",
         5: "the server or network was down; queued data is sent on the next run "
         "(a `sync --file` must be repeated)",

@@ -36,6 +36,9 @@ VALID: dict[str, Any] = {
     "isPartial": False,
 }
 
+#: The only keys the server is sent (docs/server-contract.md).
+PAYLOAD_KEYS = {"currentSession", "weeklyLimits", "lastUpdated", "isPartial", "extractionErrors"}
+
 
 def snap(
     session: Limit | None = SESSION,
@@ -366,7 +369,7 @@ def test_payload_drops_local_only_keys_and_other_rows() -> None:
 def test_payload_has_only_the_keys_the_spec_lists() -> None:
     for snapshot in SNAPSHOTS.values():
         body = model.to_payload(snapshot).body
-        assert set(body) <= set(model.PAYLOAD_KEYS)
+        assert set(body) <= PAYLOAD_KEYS
         assert set(body.get("weeklyLimits", {})) <= {"allModels", "sonnetOnly"}
 
 

@@ -12,7 +12,7 @@ from consolescrape.browser.chrome import HEADLESS_LOGIN_ADVICE, check_display
 from consolescrape.browser.session import Browser, first_line
 from consolescrape.browser.usage_page import OFF_ROUTE_GRACE, off_route, open_usage, page_state
 from consolescrape.config import Settings
-from consolescrape.errors import LoggedOut, ScrapeFailed, UsageError
+from consolescrape.errors import LOGIN_ADVICE, LoggedOut, ScrapeFailed, UsageError
 from consolescrape.extract import PageKind
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def login_interactive(
                 if any(w in words for w in _WINDOW_GONE):
                     raise LoggedOut(
                         "the browser window was closed before the usage page showed",
-                        "run `consolescrape login` again and log in before closing it",
+                        LOGIN_ADVICE + "; log in before closing the window",
                     ) from None
                 return False
             if state.kind is PageKind.USAGE:
@@ -68,7 +68,7 @@ def login_interactive(
         if not browser.wait(logged_in, timeout):
             raise LoggedOut(
                 f"not logged in: the usage page did not show within {timeout:g} s",
-                "run `consolescrape login` again (or use --session-key-stdin)",
+                LOGIN_ADVICE,
             )
         logger.debug("login: the usage page shows; closing the browser")
 

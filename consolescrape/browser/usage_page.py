@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from consolescrape import extract
 from consolescrape.browser.session import Browser, first_line, origin_path
-from consolescrape.errors import LoggedOut, NoPlanLimits, ScrapeFailed
+from consolescrape.errors import LOGIN_ADVICE, LoggedOut, NoPlanLimits, ScrapeFailed
 from consolescrape.extract import PageKind
 from consolescrape.model import Snapshot
 
@@ -35,7 +35,6 @@ SETTLE_EMPTY = 3.0
 OFF_ROUTE_GRACE = 2.0
 #: Once the endpoint has answered with limits, the page gets this long to add what it lacks.
 API_PATIENCE = 5.0
-LOGIN_ADVICE = "run `consolescrape login` (or `consolescrape login --session-key-stdin`)"
 BOT_ADVICE = (
     'the site showed a bot check ("Just a moment..."); open it once in a visible browser with '
     "`consolescrape login` to pass it, or try again later"
