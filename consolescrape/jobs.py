@@ -77,13 +77,7 @@ def _drain_into(
 
     started = time.monotonic()
     try:
-        report = sync.drain(
-            settings,
-            log=reporter.debug,
-            warn=reporter.warn,
-            notice=reporter.info,
-            within_run=within_run,
-        )
+        report = sync.drain(settings, within_run=within_run)
     except ConsolescrapeError as exc:
         outcome.error, outcome.exit_code = exc, exc.exit_code
         outcome.sync = {"error": exc.message}
@@ -244,7 +238,7 @@ def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:
     with store.hold_home(settings.home):
         if file is not None:
             _warn_if_older_than_delivered(settings, file, payload, reporter)
-            report = delivery.send_file(settings, file, log=reporter.debug, notice=reporter.info)
+            report = delivery.send_file(settings, file)
             _take_report(outcome, report, settings, reporter)
         else:
             _drain_into(outcome, settings, reporter)
