@@ -32,7 +32,13 @@ VARIABLES: dict[str, tuple[str, str | None]] = {
     "CONSOLESCRAPE_MODEL_ROW": ("model_row", DEFAULT_MODEL_ROW),
     "CONSOLESCRAPE_HEALTHCHECK_URL": ("healthcheck_url", None),
     "CONSOLESCRAPE_OUTBOX_CAP": ("outbox_cap", "500"),
+    "CONSOLESCRAPE_HISTORY_DAYS": ("history_days", "365"),
+    "CONSOLESCRAPE_ALERT_AT": ("alert_at", None),
+    "CONSOLESCRAPE_ALERT_COMMAND": ("alert_command", None),
+    "CONSOLESCRAPE_METRICS_FILE": ("metrics_file", None),
 }
+#: Ten years: more is a typo, and the history file would grow without a useful bound.
+MAX_HISTORY_DAYS = 3650
 
 
 class Secret:
@@ -74,6 +80,11 @@ class Settings:
     model_row: str = DEFAULT_MODEL_ROW
     healthcheck_url: str | None = None
     outbox_cap: int = 500
+    history_days: int = 365
+    #: alert thresholds in percent, ascending; empty: alerts off.
+    alert_at: tuple[int | float, ...] = ()
+    alert_command: str | None = None
+    metrics_file: Path | None = None
     env_file: Path | None = None
     #: where each value came from ("flag", "env", ".env", "default"), for `doctor`.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -102,6 +113,10 @@ class Settings:
     def lock_file(self) -> Path:
         return self.home / "run.lock"
 
+    @property
+    def history_file(self) -> Path:
+        return self.home / "history.db"
+
 
 def default_home() -> Path:
     from platformdirs import user_data_dir
@@ -119,6 +134,57 @@ def _env_file_candidates(explicit: Path | None, home: Path) -> list[Path]:
     return [Path.cwd() / ".env", home / ".env"]
 
 
+def _history_days(name: str, text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_HISTORY_DAYS:
+        raise ConfigError(
+            f"{name}={text!r} is not a whole number of days from 1 to {MAX_HISTORY_DAYS}",
+            f"fix {name} (default 365)",
+        )
+    return days
+
+
+def _alert_at(name: str, text: str) -> tuple[int | float, ...]:
+    import math
+
+    found: set[int | float] = set()
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= 100):
+            raise ConfigError(
+                f"{name}={text!r}: {part.strip()!r} is not a percentage above 0 and at most 100",
+                f"set {name} to thresholds separated by commas, e.g. {name}=80,95",
+            )
+        found.add(int(value) if value.is_integer() else value)
+    return tuple(sorted(found))
+
+
+def _alert_command(name: str, text: str) -> str:
+    import shlex
+
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name} cannot be split into words: {exc}", f"fix {name}") from None
+    if not words:
+        raise ConfigError(f"{name} is blank", f"fix {name}, or leave it unset")
+    return text.strip()
+
+
+_PATHS = {"home", "profile_dir", "ca_bundle", "chrome_binary", "chromedriver", "metrics_file"}
+_CONVERTERS = {
+    "history_days": _history_days,
+    "alert_at": _alert_at,
+    "alert_command": _alert_command,
+}
+
+
 def _convert(name: str, attr: str, text: str) -> Any:
     try:
         if attr in {"timeout", "sync_deadline"}:
@@ -133,9 +199,11 @@ def _convert(name: str, attr: str, text: str) -> Any:
             return cap
     except ValueError:
         raise ConfigError(f"{name}={text!r} is not a positive number", f"fix {name}") from None
+    if attr in _CONVERTERS:
+        return _CONVERTERS[attr](name, text)
     if attr == "allow_insecure":
         return _is_true(text)
-    if attr in {"home", "profile_dir", "ca_bundle", "chrome_binary", "chromedriver"}:
+    if attr in _PATHS:
         return Path(text).expanduser()
     if attr == "api_key":
         return Secret(text.strip())

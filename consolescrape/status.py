@@ -145,7 +145,8 @@ def duration(seconds: float) -> str:
     return f"{days} d {hours} hr" if hours else f"{days} d"
 
 
-def _label(key: str) -> str:
+def limit_label(key: str) -> str:
+    """ "Current session", "All models", or the model name: how people read a limit key."""
     if key == model.SESSION:
         return "Current session"
     if key == model.ALL_MODELS:
@@ -178,7 +179,7 @@ def rows(status: Status) -> list[tuple[str, int | float, str]]:
     if status.snapshot.session is not None:
         limits.append((model.SESSION, status.snapshot.session))
     limits += list(status.snapshot.weekly.items())
-    return [(_label(k), v.percentage_used, _countdown(v, status.now)) for k, v in limits]
+    return [(limit_label(k), v.percentage_used, _countdown(v, status.now)) for k, v in limits]
 
 
 def to_json(status: Status) -> dict[str, Any]:
