@@ -202,14 +202,15 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 def explain(path: Path, exc: BaseException) -> HistoryError:
     """The one line (and its fix) for an error from SQLite or the file system."""
-    text = str(exc)
-    lowered = text.lower()
     if isinstance(exc, HistoryError):
         return exc
+    text = " ".join(str(exc).split())  # SQLite's integrity report spans lines: keep one
+    lowered = text.lower()
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
         return HistoryError(
             f"{path} is damaged ({text})",
-            f"mv {path} {path}.broken — the next run starts a new one",
+            # Its -wal file belongs to it: left behind, SQLite would replay it into the new one.
+            f"mv {path} {path}.broken && rm -f {path}-wal {path}-shm — the next run starts anew",
         )
     if "locked" in lowered or "busy" in lowered:
         return HistoryError(
@@ -221,7 +222,7 @@ def explain(path: Path, exc: BaseException) -> HistoryError:
             f"{path} cannot be written ({text})",
             f"chmod 600 {path} (it and {path.parent} must be yours and writable)",
         )
-    return HistoryError(f"{path}: {text}", f"mv {path} {path}.broken if this persists")
+    return HistoryError(f"{path}: {text}", "`consolescrape doctor` checks it; rerun with --verbose")
 
 
 # --- the database --------------------------------------------------------------------------------
