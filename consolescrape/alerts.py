@@ -2,9 +2,8 @@
 
 Alerts are claimed in history.db in the same transaction as the rows that caused them, and only
 then sent: a run killed in between loses that alert rather than sending it twice.
+Annotations are not postponed here, for the reason given at the top of history.py.
 """
-
-from __future__ import annotations
 
 import contextlib
 import json
@@ -14,8 +13,8 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from consolescrape import model
 from consolescrape.history import History, Reading
@@ -26,8 +25,7 @@ CROSSED = "crossed"
 RESET = "reset"
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(NamedTuple):
     limit: str
     label: str
     percent: int | float

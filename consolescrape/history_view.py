@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from consolescrape import model
+from consolescrape import history, model
 from consolescrape.config import Settings
 from consolescrape.errors import ConfigError, UsageError
 from consolescrape.history import Point, same_window
@@ -167,15 +167,12 @@ def write_csv(points: Sequence[Point], stream: IO[str]) -> None:
 
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for point in points:
-        doc = point.to_json()
+    for doc in history.rows_json(points):
         writer.writerow(["" if doc[c] is None else doc[c] for c in CSV_COLUMNS])
 
 
 def load(settings: Settings, since: datetime) -> list[Point]:
     """The rows since `since`, oldest first; a damaged database is a configuration error."""
-    from consolescrape import history
-
     try:
         reader = history.open_for_reading(settings.history_file)
         if reader is None:
@@ -220,7 +217,7 @@ def show(
     return Outcome(
         data={
             "since": model.format_time(start),
-            "rows": [p.to_json() for p in points],
+            "rows": history.rows_json(points),
             "limits": [s.to_json() for s in summaries],
         }
     )

@@ -22,12 +22,14 @@ def after_scrape(settings: Settings, snapshot: model.Snapshot, reporter: Reporte
 
     Only `run` calls this, so alerts come from data scraped now, never from resent data.
     """
-    from consolescrape import alerts
     from consolescrape.history import HistoryError
 
     try:
         due = _record(settings, snapshot)
-        alerts.send(due, settings.alert_command, reporter.warn)
+        if due:
+            from consolescrape import alerts
+
+            alerts.send(due, settings.alert_command, reporter.warn)
     except HistoryError as exc:
         reporter.warn(exc.line())
     except Exception as exc:
@@ -37,12 +39,16 @@ def after_scrape(settings: Settings, snapshot: model.Snapshot, reporter: Reporte
 
 def _record(settings: Settings, snapshot: model.Snapshot) -> list[Alert]:
     """Rows and alert claims in one transaction, committed before any alert is sent."""
-    from consolescrape import alerts, history
+    from consolescrape import history
 
+    due: list[Alert] = []
     with history.open_for_writing(settings.history_file) as db:
         with db.transaction():
             readings = db.record(snapshot)
-            due = alerts.claim(db, readings, settings.alert_at) if settings.alert_at else []
+            if settings.alert_at:  # without thresholds, alerts are not even imported
+                from consolescrape import alerts
+
+                due = alerts.claim(db, readings, settings.alert_at)
         db.prune(settings.history_days)
     return due
 
