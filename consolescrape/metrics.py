@@ -28,7 +28,8 @@ def escape(value: str) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:g}" if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+    """Whole numbers without a fraction or an exponent (a Unix time must keep every digit)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _family(name: str, help_text: str, samples: Sequence[tuple[str, float]]) -> list[str]:

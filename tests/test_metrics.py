@@ -54,6 +54,15 @@ def test_every_family_has_help_and_type_and_every_sample_parses() -> None:
     assert "consolescrape_outbox_items 2" in lines
 
 
+def test_a_whole_second_keeps_every_digit() -> None:
+    resets = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
+    snap = model.Snapshot(last_updated=resets, session=model.Limit("2 hr", 47.0, resets))
+    lines = metrics.render(metrics.Reading(snap, exit_code=0, outbox_items=0)).splitlines()
+    stamp = int(resets.timestamp())
+    assert f'consolescrape_usage_resets_at_seconds{{limit="currentSession"}} {stamp}' in lines
+    assert 'consolescrape_usage_percent{limit="currentSession"} 47' in lines
+
+
 def test_without_data_yet_the_run_and_outbox_are_still_reported() -> None:
     lines = metrics.render(metrics.Reading(None, exit_code=3, outbox_items=0)).splitlines()
     assert "consolescrape_last_run_exit_code 3" in lines
