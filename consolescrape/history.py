@@ -2,7 +2,8 @@
 
 SQLite in WAL mode, so `history` and `status` read while a run writes and never hold it up.
 Only the commands that use history import this module: `--help` and `sync` never load sqlite3.
-What a window is, and why it is decided here once, is in the README ("History, forecast and alerts").
+What a reset window is, and why one rule decides it, is in the README (section "History,
+forecast and alerts").
 """
 
 import contextlib

@@ -112,13 +112,14 @@ def test_bad_arguments_and_a_damaged_database_say_what_to_do(cli: CLI, home: Pat
     assert "damaged" in result.stderr and "history.db.broken" in result.stderr
 
 
-def window_of(home: Path, percents: list[int], every: timedelta) -> None:
+def window_of(home: Path, percents: list[int], every: timedelta) -> datetime:
     """What runs every `every` minutes would have recorded, the latest now, and the data file."""
-    resets = NOW + timedelta(hours=3)
+    now = datetime.now(UTC)
+    resets = now + timedelta(hours=3)
     doc = {"resetsIn": "3 hr", "resetsAt": model.format_time(resets)}
     with history.open_for_writing(home / "history.db") as db:
         for i, percent in enumerate(percents):
-            at = NOW - every * (len(percents) - 1 - i)
+            at = now - every * (len(percents) - 1 - i)
             snapshot = model.from_json(
                 {
                     "currentSession": {**doc, "percentageUsed": percent},
@@ -128,10 +129,11 @@ def window_of(home: Path, percents: list[int], every: timedelta) -> None:
             with db.transaction():
                 db.record(snapshot)
     store.save_snapshot(home / "usage-data.json", snapshot)
+    return now
 
 
 def test_status_shows_the_forecast_from_the_current_window(cli: CLI, home: Path) -> None:
-    window_of(home, [40, 50, 60], timedelta(minutes=10))  # 60 %/hr: 100 % in ~40 min
+    now = window_of(home, [40, 50, 60], timedelta(minutes=10))  # 60 %/hr: 100 % in ~40 min
     result = cli("status")
     assert result.code == 0, result.stderr
     # A few seconds pass between writing the history and reading it.
@@ -141,7 +143,9 @@ def test_status_shows_the_forecast_from_the_current_window(cli: CLI, home: Path)
     ), result.stderr
     found = cli("status", "--json").json["data"]["forecasts"]["currentSession"]
     assert found["pacePercentPerHour"] == 60 and found["reachesLimitBeforeReset"] is True
-    assert model.parse_time(found["reachesLimitAt"]) - NOW < timedelta(minutes=41)
+    # From the last reading (stored to the millisecond): 40 %, at 60 % an hour.
+    reaches = model.parse_time(found["reachesLimitAt"]) - now
+    assert abs(reaches - timedelta(minutes=40)) < timedelta(milliseconds=2)
 
 
 def test_no_forecast_from_two_points(cli: CLI, home: Path) -> None:
