@@ -241,7 +241,14 @@ def status(
     max_age: Annotated[
         float, typer.Option("--max-age", help="Minutes after which data counts as stale.", min=0)
     ] = 15,
-    home: HomeOpt = None,
+    homes: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--home",
+            help="Data directory [env CONSOLESCRAPE_HOME]; repeat it to see several accounts.",
+            show_default=False,
+        ),
+    ] = None,
     env_file: EnvFileOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -252,15 +259,60 @@ def status(
     \b
     Usage: consolescrape status
            consolescrape status --check --max-age 20 || notify-send "consolescrape needs you"
+           consolescrape status --home ~/.local/share/cs-work --home ~/.local/share/cs-home
     """
     from consolescrape import jobs
 
+    homes = homes or []
+    if len(homes) > 1:
+        from consolescrape import status as view
+
+        _execute(
+            "status",
+            Common(homes[0], env_file, json, quiet, verbose),
+            {},
+            lambda _, reporter: view.several(
+                homes, env_file, reporter, check=check, max_age=max_age * 60, as_json=json
+            ),
+        )
     _execute(
         "status",
-        Common(home, env_file, json, quiet, verbose),
+        Common(homes[0] if homes else None, env_file, json, quiet, verbose),
         {},
         lambda settings, reporter: jobs.status(
             settings, reporter, check=check, max_age=max_age * 60, as_json=json
+        ),
+    )
+
+
+@app.command()
+def history(
+    since: Annotated[
+        str, typer.Option("--since", help="How far back: 24h, 7d or 30d (any Nh or Nd).")
+    ] = "7d",
+    csv: Annotated[
+        bool, typer.Option("--csv", help="Print the rows as CSV on stdout (for spreadsheets).")
+    ] = False,
+    home: HomeOpt = None,
+    env_file: EnvFileOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Show each limit over time: a sparkline, the peak, time spent at 100 %, each reset.
+
+    \b
+    Usage: consolescrape history
+           consolescrape history --since 30d --csv > usage.csv
+    """
+    from consolescrape import history_view
+
+    _execute(
+        "history",
+        Common(home, env_file, json, quiet, verbose),
+        {},
+        lambda settings, reporter: history_view.show(
+            settings, reporter, since=since, as_json=json, as_csv=csv
         ),
     )
 

@@ -6,7 +6,7 @@ Every variable is listed in the README (Configuration) and .env.example.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,24 +18,6 @@ from consolescrape.model import DEFAULT_MODEL_ROW
 DEFAULT_SYNC_URL = "http://localhost:4000/api/claude/console-usage"
 DEFAULT_USAGE_URL = "https://claude.ai/settings/usage"
 KEY_VARIABLE = "CLAUDE_SYNC_API_KEY"
-
-#: variable → (settings field, default as text or None); one table, also used by `doctor`.
-VARIABLES: dict[str, tuple[str, str | None]] = {
-    "CLAUDE_SYNC_URL": ("sync_url", DEFAULT_SYNC_URL),
-    KEY_VARIABLE: ("api_key", None),
-    "CLAUDE_SYNC_ALLOW_INSECURE": ("allow_insecure", "0"),
-    "CLAUDE_SYNC_CA_BUNDLE": ("ca_bundle", None),
-    "CONSOLESCRAPE_HOME": ("home", None),
-    "CONSOLESCRAPE_USAGE_URL": ("usage_url", DEFAULT_USAGE_URL),
-    "CONSOLESCRAPE_PROFILE_DIR": ("profile_dir", None),
-    "CONSOLESCRAPE_CHROME_BINARY": ("chrome_binary", None),
-    "CONSOLESCRAPE_CHROMEDRIVER": ("chromedriver", None),
-    "CONSOLESCRAPE_TIMEOUT": ("timeout", "90"),
-    "CLAUDE_SYNC_DEADLINE": ("sync_deadline", "60"),
-    "CONSOLESCRAPE_MODEL_ROW": ("model_row", DEFAULT_MODEL_ROW),
-    "CONSOLESCRAPE_HEALTHCHECK_URL": ("healthcheck_url", None),
-    "CONSOLESCRAPE_OUTBOX_CAP": ("outbox_cap", "500"),
-}
 
 
 class Secret:
@@ -77,6 +59,11 @@ class Settings:
     model_row: str = DEFAULT_MODEL_ROW
     healthcheck_url: str | None = None
     outbox_cap: int = 500
+    history_days: int = 365
+    #: alert thresholds in percent, ascending; empty: alerts off.
+    alert_at: tuple[int | float, ...] = ()
+    alert_command: str | None = None
+    metrics_file: Path | None = None
     env_file: Path | None = None
     #: where each value came from ("flag", "env", ".env", "default"), for `doctor`.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -105,15 +92,15 @@ class Settings:
     def lock_file(self) -> Path:
         return self.home / "run.lock"
 
+    @property
+    def history_file(self) -> Path:
+        return self.home / "history.db"
+
 
 def default_home() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("consolescrape", appauthor=False))
-
-
-def _is_true(text: str) -> bool:
-    return text.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _env_file_candidates(explicit: Path | None, home: Path) -> list[Path]:
@@ -122,65 +109,125 @@ def _env_file_candidates(explicit: Path | None, home: Path) -> list[Path]:
     return [Path.cwd() / ".env", home / ".env"]
 
 
-#: attr → (lowest, highest, unit): a setting outside its range is a configuration error, so an
-#: `inf` or `1e12` never reaches a timer (it crashed a thread) and a typo never disables a deadline.
-BOUNDS: dict[str, tuple[float, float, str]] = {
-    "timeout": (1, 3600, "seconds"),
-    "sync_deadline": (1, 3600, "seconds"),
-    "outbox_cap": (1, 100_000, "snapshots"),
-}
+# --- reading each variable's text -------------------------------------------------------------
 
 
-def _setting_name(attr: str) -> str:
-    return next(name for name, (field_, _) in VARIABLES.items() if field_ == attr)
-
-
-def _bounded(name: str, attr: str, value: float) -> float:
-    low, high, unit = BOUNDS[attr]
-    # `not low <= value` also catches nan, which compares false with everything.
-    if not low <= value <= high:
-        raise ConfigError(
-            f"{name}={value!r} is out of range", f"set {name} to {low:g}–{high:g} {unit}"
-        )
-    return value
-
-
-def _convert(name: str, attr: str, text: str) -> Any:
-    if attr in BOUNDS:
-        try:
-            number = float(text) if attr != "outbox_cap" else int(text)
-        except ValueError:
-            low, high, unit = BOUNDS[attr]
-            raise ConfigError(
-                f"{name}={text!r} is not a number", f"set {name} to {low:g}–{high:g} {unit}"
-            ) from None
-        return _bounded(name, attr, number)
-    if attr == "allow_insecure":
-        return _is_true(text)
-    if attr in {"home", "profile_dir", "ca_bundle", "chrome_binary", "chromedriver"}:
-        return Path(text).expanduser()
-    if attr == "api_key":
-        return _api_key(text)
+def _text(name: str, text: str) -> str:
     return text.strip()
 
 
-def _api_key(text: str) -> Secret:
+def _switch(name: str, text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _path(name: str, text: str) -> Path:
+    return Path(text).expanduser()
+
+
+def _api_key(name: str, text: str) -> Secret:
     """The key as the header will carry it; a control character in it is a typo, not a key."""
     key = text.strip()
     if any(ord(char) < 32 or ord(char) == 127 for char in key):
         # Never retried: requests refuses such a header before anything is sent.
         raise ConfigError(
-            f"{KEY_VARIABLE} contains a line break or another control character",
-            f"set {KEY_VARIABLE} to the key alone, on one line",
+            f"{name} contains a line break or another control character",
+            f"set {name} to the key alone, on one line",
         )
     return Secret(key)
 
 
-def _flag_value(attr: str, value: Any) -> Any:
-    """A command-line value, held to the same bounds as the variable it overrides."""
-    if attr in BOUNDS and isinstance(value, int | float):
-        return _bounded(_setting_name(attr), attr, value)
-    return value
+def _number(low: float, high: float, unit: str, *, whole: bool = False) -> Parse:
+    """A number within [low, high]: an `inf` or `1e12` never reaches a timer (it crashed a
+    thread), and a typo never disables a deadline or the history's retention."""
+
+    def parse(name: str, text: str) -> float:
+        advice = f"set {name} to {low:g}–{high:g} {unit}"
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{name}={text!r} is not a number", advice) from None
+        # `not low <= value` also catches nan, which compares false with everything.
+        if not low <= value <= high or (whole and not value.is_integer()):
+            raise ConfigError(f"{name}={text!r} is out of range", advice)
+        return int(value) if whole else value
+
+    return parse
+
+
+def _alert_at(name: str, text: str) -> tuple[int | float, ...]:
+    import math
+
+    found: set[int | float] = set()
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= 100):
+            raise ConfigError(
+                f"{name}={text!r}: {part.strip()!r} is not a percentage above 0 and at most 100",
+                f"set {name} to thresholds separated by commas, e.g. {name}=80,95",
+            )
+        found.add(int(value) if value.is_integer() else value)
+    return tuple(sorted(found))
+
+
+def _command(name: str, text: str) -> str:
+    import shlex
+
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name} cannot be split into words: {exc}", f"fix {name}") from None
+    if not words:
+        raise ConfigError(f"{name} is blank", f"fix {name}, or leave it unset")
+    return text.strip()
+
+
+Parse = Callable[[str, str], Any]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One setting: its variable, the Settings field it fills, how its text is read, its
+    default (as text; None: unset)."""
+
+    name: str
+    attr: str
+    parse: Parse
+    default: str | None = None
+
+
+#: Every setting, in one table (also what `doctor --verbose` lists). A new setting is a line
+#: here and its typed field in Settings.
+VARIABLES: tuple[Variable, ...] = (
+    Variable("CLAUDE_SYNC_URL", "sync_url", _text, DEFAULT_SYNC_URL),
+    Variable(KEY_VARIABLE, "api_key", _api_key),
+    Variable("CLAUDE_SYNC_ALLOW_INSECURE", "allow_insecure", _switch, "0"),
+    Variable("CLAUDE_SYNC_CA_BUNDLE", "ca_bundle", _path),
+    Variable("CONSOLESCRAPE_HOME", "home", _path),
+    Variable("CONSOLESCRAPE_USAGE_URL", "usage_url", _text, DEFAULT_USAGE_URL),
+    Variable("CONSOLESCRAPE_PROFILE_DIR", "profile_dir", _path),
+    Variable("CONSOLESCRAPE_CHROME_BINARY", "chrome_binary", _path),
+    Variable("CONSOLESCRAPE_CHROMEDRIVER", "chromedriver", _path),
+    Variable("CONSOLESCRAPE_TIMEOUT", "timeout", _number(1, 3600, "seconds"), "90"),
+    Variable("CLAUDE_SYNC_DEADLINE", "sync_deadline", _number(1, 3600, "seconds"), "60"),
+    Variable("CONSOLESCRAPE_MODEL_ROW", "model_row", _text, DEFAULT_MODEL_ROW),
+    Variable("CONSOLESCRAPE_HEALTHCHECK_URL", "healthcheck_url", _text),
+    Variable(
+        "CONSOLESCRAPE_OUTBOX_CAP",
+        "outbox_cap",
+        _number(1, 100_000, "snapshots", whole=True),
+        "500",
+    ),
+    # Ten years at most: more is a typo, and the history file would grow without a useful bound.
+    Variable(
+        "CONSOLESCRAPE_HISTORY_DAYS", "history_days", _number(1, 3650, "days", whole=True), "365"
+    ),
+    Variable("CONSOLESCRAPE_ALERT_AT", "alert_at", _alert_at),
+    Variable("CONSOLESCRAPE_ALERT_COMMAND", "alert_command", _command),
+    Variable("CONSOLESCRAPE_METRICS_FILE", "metrics_file", _path),
+)
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -223,21 +270,23 @@ def load(
 
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    for name, (attr, default) in VARIABLES.items():
+    for var in VARIABLES:
+        name, attr, default = var.name, var.attr, var.default
         if attr in flags:
-            value, origin = _flag_value(attr, flags[attr]), "flag"
+            # A command-line value is held to the same rules as the variable it overrides.
+            value, origin = var.parse(name, str(flags[attr])), "flag"
         elif name in environ:
             if environ[name] == "":  # set but empty: means "none", and hides .env's value
                 if default is None:
                     origins[attr] = "env"
                     continue
-                value, origin = _convert(name, attr, default), "default"
+                value, origin = var.parse(name, default), "default"
             else:
-                value, origin = _convert(name, attr, environ[name]), "env"
+                value, origin = var.parse(name, environ[name]), "env"
         elif dotenv.get(name, "") != "":
-            value, origin = _convert(name, attr, dotenv[name]), ".env"
+            value, origin = var.parse(name, dotenv[name]), ".env"
         elif default is not None:
-            value, origin = _convert(name, attr, default), "default"
+            value, origin = var.parse(name, default), "default"
         else:
             continue
         values[attr] = value

@@ -20,7 +20,7 @@ DEMO_SESSION_KEY = "demo-session"
 
 def demo(settings: Settings, reporter: Reporter) -> Outcome:
     """Serve the sample page and a receiver, log in, run + sync, show the result, clean up."""
-    from consolescrape import browser, status
+    from consolescrape import browser, history_view, status
     from consolescrape.receiver import Receiver
     from consolescrape.standin import StandIn
 
@@ -41,6 +41,10 @@ def demo(settings: Settings, reporter: Reporter) -> Outcome:
             allow_insecure=False,
             ca_bundle=None,
             healthcheck_url=None,
+            # The user's notifier and metrics file must not hear about sample data.
+            alert_at=(),
+            alert_command=None,
+            metrics_file=None,
             env_file=None,
         )
         reporter.info(f"demo: usage page {site.url}, receiver {receiver.url}, home {home}")
@@ -55,6 +59,14 @@ def demo(settings: Settings, reporter: Reporter) -> Outcome:
             reporter.info(f"demo: the receiver stored {len(stored)} snapshot(s); the last one:")
             if not reporter.quiet:
                 reporter.console.print_json(data=stored[-1])
-        outcome.data = {"snapshot": outcome.data, "receiverStored": stored}
+        reporter.info("demo: `consolescrape history` now holds this run:")
+        shown = history_view.show(
+            demo_settings, reporter, since="24h", as_json=reporter.quiet, as_csv=False
+        )
+        outcome.data = {
+            "snapshot": outcome.data,
+            "receiverStored": stored,
+            "history": shown.data["rows"],
+        }
     reporter.info("demo: stopped the page server and the receiver, removed the temporary home")
     return outcome

@@ -222,6 +222,25 @@ def check_model_row(settings: Settings) -> Check:
     return Check("model row", True, f"CONSOLESCRAPE_MODEL_ROW={settings.model_row}", required=False)
 
 
+def check_history(settings: Settings) -> Check:
+    """history.db readable, intact and writable; a broken one only costs history and alerts."""
+    from consolescrape import history
+
+    path = settings.history_file
+    if not path.exists():
+        return Check("history", True, f"{path} (none yet: the next run starts it)")
+    try:
+        detail = history.check(path)
+    except history.HistoryError as exc:
+        return Check(
+            "history",
+            False,
+            f"{exc.message} — runs still save and sync, without history or alerts",
+            exc.fix,
+        )
+    return Check("history", True, f"{path} ({detail})")
+
+
 def run_checks(settings: Settings, *, online: bool) -> list[Check]:
     steps: list[Callable[[], Check | list[Check]]] = [
         lambda: check_browser(settings),
@@ -232,6 +251,7 @@ def run_checks(settings: Settings, *, online: bool) -> list[Check]:
     steps += [
         lambda: check_sync(settings),
         lambda: check_home(settings),
+        lambda: check_history(settings),
         lambda: check_env_file(settings),
         lambda: check_model_row(settings),
     ]
@@ -245,7 +265,7 @@ def run_checks(settings: Settings, *, online: bool) -> list[Check]:
 def resolved_settings(settings: Settings) -> list[tuple[str, str, str]]:
     """(variable, value, origin) for every setting; the key is only ever "set"."""
     table = []
-    for name, (attr, _) in config.VARIABLES.items():
+    for name, attr in ((var.name, var.attr) for var in config.VARIABLES):
         value = getattr(settings, attr)
         if attr == "api_key":
             shown = "(set)" if value is not None else "(not set)"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model, sanitize, signals, store, version
+from consolescrape import model, sanitize, signals, store, tracking, version
 from consolescrape.config import Settings
 from consolescrape.errors import (
     LOGIN_ADVICE,
@@ -125,10 +125,12 @@ def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
         outcome = _run(settings, options, reporter)
     except Locked:
         raise  # the run that holds the lock will ping; an overlap is not a failure
-    except BaseException:
+    except BaseException as exc:
         _ping(settings, reporter, ok=False)
+        tracking.after_run(settings, tracking.exit_code_of(exc), reporter)
         raise
     _ping(settings, reporter, ok=outcome.exit_code == ExitCode.OK)
+    tracking.after_run(settings, outcome.exit_code, reporter, outcome.data)
     return outcome
 
 
@@ -157,6 +159,7 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
             outcome.extra["durations"] = {"browser": time.monotonic() - started}
             target = options.output or settings.data_file
             store.save_snapshot(target, snapshot)
+            tracking.after_scrape(settings, snapshot, reporter)
             outcome.data = model.to_json(snapshot)
             tail = _queue_and_send(snapshot, settings, options, reporter, outcome)
         except BaseException as exc:

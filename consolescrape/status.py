@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consolescrape import model, store
 from consolescrape.config import Settings
 from consolescrape.errors import LOGIN_ADVICE
 from consolescrape.sanitize import clean
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from consolescrape.forecast import Forecast
+    from consolescrape.jobs import Outcome
+    from consolescrape.output import Reporter
 
 
 @dataclass
@@ -25,6 +32,8 @@ class Status:
     max_age: float
     problems: list[tuple[str, str]] = field(default_factory=list)  # (what, how to fix)
     hint: str | None = None
+    #: per limit key, from history.db; a limit without enough history has none.
+    forecasts: dict[str, Forecast] = field(default_factory=dict)
 
     @property
     def age(self) -> float | None:
@@ -55,7 +64,29 @@ def collect(settings: Settings, *, max_age: float, now: datetime | None = None) 
         max_age=max_age,
     )
     assess(status, settings)
+    if snapshot is not None:
+        status.forecasts = forecasts(settings, snapshot, now)
     return status
+
+
+def forecasts(settings: Settings, snapshot: model.Snapshot, now: datetime) -> dict[str, Forecast]:
+    """A forecast per limit from its current window in history.db (none when it cannot say)."""
+    from consolescrape import forecast, history
+
+    found: dict[str, Forecast] = {}
+    try:
+        reader = history.open_for_reading(settings.history_file)
+        if reader is None:
+            return found
+        with reader:
+            for key, _ in history.limits(snapshot):
+                window, points = reader.window_points(key)
+                result = forecast.forecast(points, window.resets_at if window else None, now)
+                if result is not None:
+                    found[key] = result
+    except history.HistoryError:
+        pass  # status still shows the data; `doctor` names the database's problem and fix
+    return found
 
 
 def assess(status: Status, settings: Settings) -> None:
@@ -150,6 +181,45 @@ def _fix_for(code: int, settings: Settings) -> str:
     }.get(code, "run `consolescrape doctor`; rerun with --verbose for details")
 
 
+def several(
+    homes: list[Path],
+    env_file: Path | None,
+    reporter: Reporter,
+    *,
+    check: bool,
+    max_age: float,
+    as_json: bool,
+) -> Outcome:
+    """`status --home A --home B`: each account (one home each) in turn, and one verdict."""
+    from consolescrape import config, jobs
+    from consolescrape.errors import CheckFailed, ConsolescrapeError
+
+    accounts, failing = [], []
+    for home in homes:
+        if not as_json:
+            reporter.console.print(f"── {home} ──", markup=False)
+        try:
+            settings = config.load({"home": home}, env_file=env_file)
+            outcome = jobs.status(settings, reporter, check=check, max_age=max_age, as_json=as_json)
+        except ConsolescrapeError as exc:
+            reporter.error(exc.message, exc.advice)
+            outcome = jobs.Outcome(exit_code=exc.exit_code, error=exc)
+        error = outcome.error.to_json() if outcome.error else None
+        accounts.append(
+            {"home": str(home), "exitCode": int(outcome.exit_code), "status": outcome.data}
+            | ({"error": error} if error else {})
+        )
+        if outcome.error is not None:
+            failing.append(str(home))
+    result = jobs.Outcome(data={"accounts": accounts})
+    if failing:
+        result.error = CheckFailed(
+            f"{len(failing)} of {len(homes)} accounts need attention: " + ", ".join(failing)
+        )
+        result.exit_code = result.error.exit_code
+    return result
+
+
 # --- presentation ----------------------------------------------------------------------------
 
 
@@ -168,7 +238,8 @@ def duration(seconds: float) -> str:
     return f"{days} d {hours} hr" if hours else f"{days} d"
 
 
-def _label(key: str) -> str:
+def limit_label(key: str) -> str:
+    """ "Current session", "All models", or the model name: how people read a limit key."""
     if key == model.SESSION:
         return "Current session"
     if key == model.ALL_MODELS:
@@ -203,7 +274,8 @@ def rows(status: Status) -> list[tuple[str, int | float, str]]:
     limits += list(status.snapshot.weekly.items())
     # Labels and reset texts come from the page: shown without any escape sequence in them.
     return [
-        (clean(_label(k)), v.percentage_used, clean(_countdown(v, status.now))) for k, v in limits
+        (clean(limit_label(k)), v.percentage_used, clean(_countdown(v, status.now)))
+        for k, v in limits
     ]
 
 
@@ -222,7 +294,15 @@ def to_json(status: Status) -> dict[str, Any]:
         },
         "problems": [{"problem": what, "fix": fix} for what, fix in status.problems],
         "hint": status.hint,
+        "forecasts": {key: found.to_json() for key, found in status.forecasts.items()},
     }
+
+
+def _render_forecasts(status: Status, console: Any) -> None:
+    from consolescrape.forecast import describe
+
+    for key, found in status.forecasts.items():
+        console.print(f"{limit_label(key)}: {describe(found, status.now)}", markup=False)
 
 
 def render(status: Status, console: Any) -> None:
@@ -249,6 +329,7 @@ def render(status: Status, console: Any) -> None:
             bar = Text("█" * filled, style=color) + Text("░" * (width - filled), style="dim")
             table.add_row(label, bar, f"{percent:g}%".rjust(4), reset)
         console.print(table)
+        _render_forecasts(status, console)
         if status.snapshot.is_partial:
             missing = clean(", ".join(status.snapshot.extraction_errors))
             console.print(Text(f"partial: missing {missing}", style="yellow"))

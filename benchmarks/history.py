@@ -1,0 +1,168 @@
+"""History, forecast and alerts: their cost, against baselines measured in the same run.
+
+Usage: python benchmarks/history.py [--rounds N]      (part of `make bench`)
+
+Every figure runs against a history.db holding a year of 5-minute rows for three limits
+(~105 000 rows per limit, tests/history_rows.py). Targets (issue #11):
+  history write in a fresh process (import sqlite3, open, record, claim alerts, prune)  ≤ 5 ms
+      (shown next to the atomic save of usage-data.json, which every run already pays)
+  `consolescrape history` (7 days) and `history --json --since 30d`                  ≤ 0.5 s
+      (shown next to `consolescrape status`, the other command that reads the home)
+  `status` with the forecast vs `status` of the same home without history.db          ≤ 1.5×
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import history_rows  # noqa: E402
+
+PY = sys.executable
+
+#: Run in a fresh interpreter, as cron's run is: the first after_scrape pays the import of
+#: sqlite3 and of history/alerts, on top of what a run has already imported by then.
+WRITE_PROBE = """
+import sys, time
+from pathlib import Path
+from consolescrape import browser, config, jobs, model, store, sync
+from consolescrape.output import Reporter
+home = Path(sys.argv[1])
+settings = config.load({"home": home}, environ={"CONSOLESCRAPE_ALERT_AT": "80,95"})
+snapshot = store.load_snapshot(settings.data_file)
+started = time.perf_counter()
+store.save_snapshot(home / "copy.json", snapshot)
+saved = time.perf_counter() - started
+from consolescrape import tracking
+started = time.perf_counter()
+tracking.after_scrape(settings, snapshot, Reporter(quiet=True))
+print(saved, time.perf_counter() - started)
+"""
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Our environment, but with bytecode caching on as in any installed copy: with
+    PYTHONDONTWRITEBYTECODE set, every module is compiled anew in every process."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **(extra or {})}
+
+
+def wall(cmd: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        cmd, env=child_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.decode()}")
+    return elapsed
+
+
+def median(rounds: int, fn: Callable[[], float]) -> float:
+    return statistics.median(fn() for _ in range(rounds))
+
+
+def make_home(root: Path) -> Path:
+    from consolescrape import model, store
+
+    home = root / "home"
+    home.mkdir(mode=0o700)
+    history_rows.fill(home / "history.db")
+    now = model.format_time(datetime.now(UTC))
+    doc = {
+        "currentSession": {"resetsIn": "2 hr", "percentageUsed": 47},
+        "weeklyLimits": {
+            "allModels": {"resetsIn": "Thu 7:00 AM", "percentageUsed": 31},
+            "sonnetOnly": {"resetsIn": "Sat 12:00 PM", "percentageUsed": 10},
+        },
+        "lastUpdated": now,
+    }
+    store.save_snapshot(home / "usage-data.json", model.from_json(doc))
+    return home
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    rounds = parser.parse_args().rounds
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, ours: float, base: float, target: float, absolute: bool) -> None:
+        ratio = ours / base if base else float("inf")
+        met = (ours if absolute else ratio) <= target
+        rows.append(
+            {"name": name, "ours": ours, "baseline": base, "ratio": ratio, "target": target}
+            | {"unit": "s" if absolute else "×", "met": met}
+        )
+
+    with tempfile.TemporaryDirectory(prefix="consolescrape-bench-history-") as temp:
+        home = make_home(Path(temp))
+        env = {"CONSOLESCRAPE_HOME": str(home), "CLAUDE_SYNC_API_KEY": ""}
+
+        writes = []
+        for _ in range(rounds):
+            out = subprocess.run(
+                [PY, "-c", WRITE_PROBE, str(home)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=child_env(),
+            ).stdout.split()
+            writes.append((float(out[0]), float(out[1])))
+        save_t = statistics.median(w[0] for w in writes)
+        write_t = statistics.median(w[1] for w in writes)
+        row("history write, fresh process (vs save usage-data.json)", write_t, save_t, 0.005, True)
+
+        status_cmd = [PY, "-m", "consolescrape", "status"]
+        wall(status_cmd, env)  # warm the disk cache
+        status_t = median(rounds, lambda: wall(status_cmd, env))
+        history_cmd = [PY, "-m", "consolescrape", "history"]
+        history_t = median(rounds, lambda: wall(history_cmd, env))
+        row("history (7 days of a year) vs status", history_t, status_t, 0.5, True)
+        json_cmd = [*history_cmd, "--json", "--since", "30d"]
+        json_t = median(rounds, lambda: wall(json_cmd, env))
+        row("history --json --since 30d vs status", json_t, status_t, 0.5, True)
+
+        bare = Path(temp) / "bare"
+        bare.mkdir(mode=0o700)
+        shutil.copy(home / "usage-data.json", bare / "usage-data.json")
+        bare_env = {**env, "CONSOLESCRAPE_HOME": str(bare)}
+        without_t = median(rounds, lambda: wall(status_cmd, bare_env))
+        row("status with forecast vs without history.db", status_t, without_t, 1.5, False)
+
+    print(f"{'benchmark':<58} {'ours':>9} {'baseline':>9} {'ratio':>7} {'target':>8}  met")
+    for r in rows:
+        ours = f"{r['ours'] * 1000:.1f}ms"
+        base = f"{r['baseline'] * 1000:.1f}ms"
+        target = f"≤{r['target'] * 1000:g}ms" if r["unit"] == "s" else f"≤{r['target']}×"
+        print(
+            f"{r['name']:<58} {ours:>9} {base:>9} {r['ratio']:>6.2f}× {target:>8}  "
+            f"{'yes' if r['met'] else 'NO'}"
+        )
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    saved = results / f"history-{stamp}.json"
+    saved.write_text(json.dumps({"at": stamp, "rounds": rounds, "rows": rows}, indent=2) + "\n")
+    print(f"saved {saved.relative_to(ROOT)}")
+    if not all(r["met"] for r in rows):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

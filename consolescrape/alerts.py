@@ -1,0 +1,147 @@
+"""Threshold alerts: once per limit, threshold and reset window, and once when a full limit resets.
+
+Alerts are claimed in history.db in the same transaction as the rows that caused them, and only
+then sent: a run killed in between loses that alert rather than sending it twice.
+Annotations are not postponed here, for the reason given at the top of history.py.
+"""
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from consolescrape import model
+from consolescrape.history import History, Reading
+
+#: The alert command's deadline: a hanging notifier must not hold the run (and its lock).
+TIMEOUT = 5.0
+CROSSED = "crossed"
+RESET = "reset"
+
+
+class Alert(NamedTuple):
+    limit: str
+    label: str
+    percent: int | float
+    threshold: int | float
+    resets_at: datetime | None
+    resets_in: str
+    kind: str
+
+    def to_json(self) -> dict[str, object]:
+        """The object the alert command reads on stdin (documented in the README)."""
+        return {
+            "limit": self.limit,
+            "label": self.label,
+            "percentageUsed": self.percent,
+            "threshold": self.threshold,
+            "resetsAt": model.format_time(self.resets_at) if self.resets_at else None,
+            "resetsIn": self.resets_in,
+            "kind": self.kind,
+        }
+
+    def line(self) -> str:
+        if self.kind == RESET:
+            return f"alert: {self.label} has reset (now {self.percent:g}%, was at 100%)"
+        # "2 hr 10 min" is a countdown, "Thu 7:00 AM" a day: the page's own two forms.
+        when = f"in {self.resets_in}" if self.resets_in[:1].isdigit() else self.resets_in
+        return (
+            f"alert: {self.label} at {self.percent:g}%, crossed {self.threshold:g}% (resets {when})"
+        )
+
+
+def claim(
+    history: History, readings: Sequence[Reading], thresholds: Sequence[int | float]
+) -> list[Alert]:
+    """Record the alerts this run's readings call for; returns only those not recorded before.
+
+    Call inside the transaction that recorded the readings. When a jump crosses several
+    thresholds at once, each is recorded but one alert (the highest) is sent.
+    """
+    found = []
+    for reading in readings:
+        point, ended = reading.point, reading.ended
+        # Claimed only when due: `and` keeps the claim from running for every reading.
+        was_full = ended is not None and ended.peak >= 100 > point.percent
+        if was_full and history.claim_alert(reading.window_id, RESET, 100):
+            found.append(_alert(reading, 100, RESET))
+        crossed = [t for t in thresholds if point.percent >= t]
+        new = [t for t in crossed if history.claim_alert(reading.window_id, CROSSED, t)]
+        if new:
+            found.append(_alert(reading, max(new), CROSSED))
+    return found
+
+
+def _alert(reading: Reading, threshold: int | float, kind: str) -> Alert:
+    from consolescrape.status import limit_label
+
+    point = reading.point
+    return Alert(
+        point.limit,
+        limit_label(point.limit),
+        point.percent,
+        threshold,
+        point.resets_at,
+        point.resets_in,
+        kind,
+    )
+
+
+def send(alerts: Sequence[Alert], command: str | None, warn: Callable[[str], None]) -> None:
+    """Log each alert and run the alert command for it; nothing here changes the exit code."""
+    for alert in alerts:
+        warn(alert.line())
+        if command:
+            run_command(command, alert.to_json(), warn)
+
+
+def _child_env() -> dict[str, str]:
+    """Our environment without the sync key: a notifier has no business with it."""
+    return {k: v for k, v in os.environ.items() if "API_KEY" not in k.upper()}
+
+
+def _excerpt(raw: bytes) -> str:
+    text = "".join(c if c.isprintable() else " " for c in raw.decode(errors="replace")[:300])
+    return re.sub(r"\s+", " ", text).strip()[:160] or "(no output)"
+
+
+def run_command(command: str, doc: dict[str, object], warn: Callable[[str], None]) -> bool:
+    """Run `command` without a shell, `doc` as JSON on stdin, within TIMEOUT; True if it worked."""
+    import shlex
+
+    argv = shlex.split(command)
+    name = os.path.basename(argv[0])
+    # stderr to a file, not a pipe: a notifier's grandchild holding a pipe open would make the
+    # wait outlast the timeout. Its own session, so the whole group can be stopped on timeout.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                env=_child_env(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            warn(f"alert command {name} could not start: {exc.strerror or exc}")
+            return False
+        try:
+            proc.communicate(json.dumps(doc).encode() + b"\n", timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            warn(f"alert command {name} took longer than {TIMEOUT:g} s and was stopped")
+            return False
+        if proc.returncode != 0:
+            errors.seek(0)
+            warn(f"alert command {name} exited {proc.returncode}: {_excerpt(errors.read(300))}")
+            return False
+    return True

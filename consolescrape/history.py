@@ -1,0 +1,470 @@
+"""history.db: one row per limit per successful scrape, each limit's reset windows, alert state.
+
+SQLite in WAL mode, so `history` and `status` read while a run writes and never hold it up.
+Only the commands that use history import this module: `--help` and `sync` never load sqlite3.
+What a reset window is, and why one rule decides it, is in the README (section "History,
+forecast and alerts").
+"""
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import NamedTuple, Self
+
+from consolescrape import model
+
+# A run imports this module every time, so it is kept cheap to import (benchmarks/history.py):
+# records are NamedTuples, not dataclasses (each costs ~0.5 ms to create), and annotations are
+# not postponed (NamedTuple compiles each string annotation, ~0.1 ms a field).
+
+#: How long a run waits for a database another program holds before it gives up on history.
+BUSY_SECONDS = 1.0
+#: A countdown read from the page ("2 hr 42 min") gives a reset time that moves by a minute or
+#: two between runs; a reset time this close to the window's is the same window.
+DRIFT = timedelta(minutes=10)
+#: After the reset time, a reading that no longer names one belongs to the next window.
+GRACE = timedelta(minutes=2)
+#: Endpoint and page can round one limit differently (55.5 vs 55): not a reset.
+FALLBACK = 1.0
+PRUNE_EVERY = timedelta(days=1)
+
+
+class HistoryError(Exception):
+    """history.db cannot be used; the run goes on without it and says so in one line."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def line(self) -> str:
+        return f"history not updated: {self.message} (fix: {self.fix})"
+
+
+class Point(NamedTuple):
+    """One limit as one scrape saw it."""
+
+    scraped_at: datetime
+    limit: str
+    percent: int | float
+    resets_at: datetime | None
+    resets_in: str
+    source: str | None
+
+    def to_json(self, stamp: Callable[[datetime], str] = model.format_time) -> dict[str, object]:
+        """The row in the local camelCase format; `stamp` may be a memo of format_time."""
+        return {
+            "scrapedAt": stamp(self.scraped_at),
+            "limit": self.limit,
+            "percentageUsed": self.percent,
+            "resetsAt": stamp(self.resets_at) if self.resets_at else None,
+            "resetsIn": self.resets_in,
+            "source": self.source,
+        }
+
+
+def rows_json(points: Sequence[Point]) -> list[dict[str, object]]:
+    """Many rows in the local format, each distinct time formatted once."""
+    memo: dict[datetime, str] = {}
+
+    def stamp(moment: datetime) -> str:
+        text = memo.get(moment)
+        if text is None:
+            text = memo[moment] = model.format_time(moment)
+        return text
+
+    return [point.to_json(stamp) for point in points]
+
+
+class Window(NamedTuple):
+    """One reset window of one limit, as far as the history has seen it."""
+
+    id: int
+    limit: str
+    started_at: datetime
+    seen_at: datetime
+    resets_at: datetime | None
+    last_percent: int | float
+    peak: int | float
+
+    @property
+    def over(self) -> bool:
+        """The window's own reset time has passed (a forecast for it means nothing)."""
+        return self.resets_at is not None and datetime.now(UTC) > self.resets_at + GRACE
+
+
+class Reading(NamedTuple):
+    """A limit recorded by this run: its window, and the window it ended, if any."""
+
+    point: Point
+    window_id: int
+    ended: Window | None
+
+
+# --- the one rule for "same window" --------------------------------------------------------------
+
+
+def fell_back(before: float, now: float) -> bool:
+    """Usage never goes down within a window: a drop means the limit has reset."""
+    return now < before - FALLBACK or (now == 0 < before)
+
+
+def same_window(
+    window_resets_at: datetime | None,
+    last_percent: float,
+    at: datetime,
+    percent: float,
+    resets_at: datetime | None,
+) -> bool:
+    """Whether a reading (taken `at`) continues a window. Pure; history and alerts share it."""
+    if fell_back(last_percent, percent):
+        return False
+    if window_resets_at is None:
+        return True
+    if resets_at is None:
+        return at <= window_resets_at + GRACE
+    # The same reset time, even one already past (a page not yet refreshed), is the same window;
+    # a truly new window names a new reset time.
+    return abs(resets_at - window_resets_at) <= DRIFT
+
+
+# --- time in the database: integer milliseconds, UTC ----------------------------------------------
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _maybe_time(ms: int | None) -> datetime | None:
+    return None if ms is None else _time(ms)
+
+
+# --- schema and migrations -------------------------------------------------------------------
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    for statement in (
+        """CREATE TABLE points (
+            id INTEGER PRIMARY KEY,
+            scraped_at INTEGER NOT NULL,
+            limit_key TEXT NOT NULL,
+            percent NUMERIC NOT NULL,
+            resets_at INTEGER,
+            resets_in TEXT NOT NULL,
+            source TEXT)""",
+        "CREATE INDEX points_by_time ON points (scraped_at)",
+        "CREATE INDEX points_by_limit ON points (limit_key, scraped_at)",
+        """CREATE TABLE windows (
+            id INTEGER PRIMARY KEY,
+            limit_key TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            seen_at INTEGER NOT NULL,
+            resets_at INTEGER,
+            last_percent NUMERIC NOT NULL,
+            peak NUMERIC NOT NULL)""",
+        "CREATE INDEX windows_by_limit ON windows (limit_key, id)",
+        """CREATE TABLE alerts (
+            window_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            threshold NUMERIC NOT NULL,
+            recorded_at INTEGER NOT NULL,
+            PRIMARY KEY (window_id, kind, threshold)) WITHOUT ROWID""",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    ):
+        db.execute(statement)
+
+
+#: Schema version N is reached by running MIGRATIONS[N-1]; append, never edit a released step.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise HistoryError(
+            f"{path} has schema version {version}, newer than this consolescrape knows "
+            f"({SCHEMA_VERSION})",
+            f"upgrade consolescrape, or move {path} aside",
+        )
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        with _transaction(db):
+            MIGRATIONS[number - 1](db)
+            db.execute(f"PRAGMA user_version = {number:d}")
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def explain(path: Path, exc: BaseException) -> HistoryError:
+    """The one line (and its fix) for an error from SQLite or the file system."""
+    if isinstance(exc, HistoryError):
+        return exc
+    text = " ".join(str(exc).split())  # SQLite's integrity report spans lines: keep one
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return HistoryError(
+            f"{path} is damaged ({text})",
+            # Its -wal file belongs to it: left behind, SQLite would replay it into the new one.
+            f"mv {path} {path}.broken && rm -f {path}-wal {path}-shm — the next run starts anew",
+        )
+    if "locked" in lowered or "busy" in lowered:
+        return HistoryError(
+            f"{path} is held by another program ({text})",
+            "close whatever has it open (an sqlite3 shell?); the next run catches up",
+        )
+    if "readonly" in lowered or "read-only" in lowered or isinstance(exc, PermissionError):
+        return HistoryError(
+            f"{path} cannot be written ({text})",
+            f"chmod 600 {path} (it and {path.parent} must be yours and writable)",
+        )
+    return HistoryError(f"{path}: {text}", "`consolescrape doctor` checks it; rerun with --verbose")
+
+
+# --- the database --------------------------------------------------------------------------------
+
+
+class History:
+    """An open history.db. Writers come from `open_for_writing`, readers from `open_for_reading`."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: alert state is committed together with the rows that caused it."""
+        try:
+            with _transaction(self.db):
+                yield
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from exc
+
+    # --- writing ---
+
+    def record(self, snapshot: model.Snapshot) -> list[Reading]:
+        """Append one row per limit of a fresh scrape and carry each limit's window forward."""
+        readings = []
+        for key, limit in limits(snapshot):
+            point = Point(
+                snapshot.last_updated,
+                key,
+                limit.percentage_used,
+                limit.resets_at,
+                limit.resets_in,
+                snapshot.source,
+            )
+            self.db.execute(
+                "INSERT INTO points (scraped_at, limit_key, percent, resets_at, resets_in, source)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    _ms(point.scraped_at),
+                    key,
+                    point.percent,
+                    _ms(point.resets_at) if point.resets_at else None,
+                    point.resets_in,
+                    point.source,
+                ),
+            )
+            readings.append(self._advance(point))
+        return readings
+
+    def _advance(self, point: Point) -> Reading:
+        window = self.current_window(point.limit)
+        at, resets = _ms(point.scraped_at), _ms(point.resets_at) if point.resets_at else None
+        if window is not None and same_window(
+            window.resets_at, window.last_percent, point.scraped_at, point.percent, point.resets_at
+        ):
+            self.db.execute(
+                "UPDATE windows SET seen_at = ?, resets_at = coalesce(?, resets_at),"
+                " last_percent = ?, peak = max(peak, ?) WHERE id = ?",
+                (at, resets, point.percent, point.percent, window.id),
+            )
+            return Reading(point, window.id, None)
+        cursor = self.db.execute(
+            "INSERT INTO windows (limit_key, started_at, seen_at, resets_at, last_percent, peak)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (point.limit, at, at, resets, point.percent, point.percent),
+        )
+        assert cursor.lastrowid is not None
+        return Reading(point, cursor.lastrowid, window)
+
+    def claim_alert(self, window_id: int, kind: str, threshold: int | float) -> bool:
+        """Record an alert before it is sent; False when this window already had it."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO alerts (window_id, kind, threshold, recorded_at)"
+            " VALUES (?, ?, ?, ?)",
+            (window_id, kind, threshold, _ms(datetime.now(UTC))),
+        )
+        return cursor.rowcount == 1
+
+    def prune(self, days: int, now: datetime | None = None) -> int:
+        """Drop rows older than `days`, at most once a day (an indexed delete); rows removed."""
+        now = now or datetime.now(UTC)
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'pruned_at'").fetchone()
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from exc
+        if row is not None and now - _time(int(row[0])) < PRUNE_EVERY:
+            return 0
+        cutoff = _ms(now - timedelta(days=days))
+        with self.transaction():
+            removed = self.db.execute("DELETE FROM points WHERE scraped_at < ?", (cutoff,)).rowcount
+            self.db.execute("DELETE FROM windows WHERE seen_at < ?", (cutoff,))
+            self.db.execute("DELETE FROM alerts WHERE window_id NOT IN (SELECT id FROM windows)")
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_at', ?)",
+                (str(_ms(now)),),
+            )
+        return int(removed)
+
+    # --- reading ---
+
+    def current_window(self, limit: str) -> Window | None:
+        row = self.db.execute(
+            "SELECT id, limit_key, started_at, seen_at, resets_at, last_percent, peak"
+            " FROM windows WHERE limit_key = ? ORDER BY id DESC LIMIT 1",
+            (limit,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Window(
+            row[0], row[1], _time(row[2]), _time(row[3]), _maybe_time(row[4]), row[5], row[6]
+        )
+
+    def points(self, since: datetime, limit: str | None = None) -> list[Point]:
+        """Rows scraped at or after `since`, oldest first (one limit, or all)."""
+        query = (
+            "SELECT scraped_at, limit_key, percent, resets_at, resets_in, source FROM points"
+            " WHERE scraped_at >= ?"
+        )
+        args: tuple[object, ...] = (_ms(since),)
+        if limit is not None:
+            query += " AND limit_key = ?"
+            args += (limit,)
+        try:
+            rows = self.db.execute(query + " ORDER BY scraped_at, id", args).fetchall()
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from exc
+        # Rows of one scrape share a time, and a window's rows share a reset time: converting
+        # each distinct value once makes a year of rows several times faster to read.
+        times: dict[int, datetime] = {}
+
+        def convert(ms: int) -> datetime:
+            moment = times.get(ms)
+            if moment is None:
+                moment = times[ms] = _time(ms)
+            return moment
+
+        found = []
+        for at, key, percent, resets, text, source in rows:
+            reset = None if resets is None else convert(resets)
+            found.append(Point(convert(at), key, percent, reset, text, source))
+        return found
+
+    def window_points(self, limit: str) -> tuple[Window | None, list[Point]]:
+        """The limit's latest window and its points (what a forecast is made from)."""
+        try:
+            window = self.current_window(limit)
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from exc
+        if window is None:
+            return None, []
+        return window, self.points(window.started_at, limit)
+
+
+def limits(snapshot: model.Snapshot) -> list[tuple[str, model.Limit]]:
+    """Every limit of a snapshot by key, the session first."""
+    found = [(model.SESSION, snapshot.session)] if snapshot.session is not None else []
+    return found + list(snapshot.weekly.items())
+
+
+def _create_private(path: Path) -> None:
+    """Create the file 0600 before SQLite does; its -wal and -shm files copy this mode."""
+    from consolescrape import store
+
+    store.private_dir(path.parent)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+
+
+def open_for_writing(path: Path) -> History:
+    """Open (creating and migrating) history.db for a run; every failure is a HistoryError."""
+    try:
+        if not path.exists():
+            _create_private(path)
+        db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise explain(path, exc) from exc
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL is safe against a crash of this process (a SIGKILL), which is the
+        # case alert state has to survive; only a power cut can lose the last transaction.
+        db.execute("PRAGMA synchronous = NORMAL")
+        _migrate(db, path)
+    except (OSError, sqlite3.Error, HistoryError) as exc:
+        db.close()
+        raise explain(path, exc) from exc
+    return History(db, path)
+
+
+def open_for_reading(path: Path) -> History | None:
+    """Open history.db read-only (None when there is none yet); never waits on a writer."""
+    if not path.exists():
+        return None
+    try:
+        db = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=BUSY_SECONDS)
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise explain(path, exc) from exc
+    if version != SCHEMA_VERSION:
+        db.close()
+        if version == 0:
+            return None  # created, not yet migrated: nothing recorded
+        raise HistoryError(
+            f"{path} has schema version {version}, this consolescrape reads {SCHEMA_VERSION}",
+            "run `consolescrape run` once to upgrade it (or upgrade consolescrape)",
+        )
+    return History(db, path)
+
+
+def check(path: Path) -> str:
+    """For `doctor`: prove the database is readable, intact and writable; raises HistoryError."""
+    with open_for_writing(path) as history:
+        try:
+            verdict = history.db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {verdict}")
+            with _transaction(history.db):
+                history.db.execute("INSERT OR REPLACE INTO meta VALUES ('doctor', 'probe')")
+                history.db.execute("DELETE FROM meta WHERE key = 'doctor'")
+            count: int = history.db.execute("SELECT count(*) FROM points").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise explain(path, exc) from exc
+    return f"{count} rows, schema version {SCHEMA_VERSION}"

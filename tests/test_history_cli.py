@@ -1,0 +1,185 @@
+"""`history`, the forecast in `status`, several accounts, and `doctor` on history.db: the real
+CLI over real SQLite files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import history_rows
+import pytest
+from conftest import CLI, SAMPLE, write_snapshot
+
+from consolescrape import history, model, store
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A history.db holding a year of 5-minute rows for three limits (~105 000 each)."""
+    path = tmp_path_factory.mktemp("year") / "history.db"
+    assert history_rows.fill(path, end=NOW) > 105_000
+    return path
+
+
+def install(home: Path, db: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (home / "history.db").write_bytes(db.read_bytes())
+
+
+def test_history_json_is_the_span_oldest_first_in_camel_case(
+    cli: CLI, home: Path, year: Path
+) -> None:
+    install(home, year)
+    result = cli("history", "--since", "30d", "--json")
+    assert result.code == 0, result.stderr
+    doc = result.json
+    assert (doc["ok"], doc["exitCode"], doc["command"]) == (True, 0, "history")
+    rows = doc["data"]["rows"]
+    assert 3 * 30 * 288 <= len(rows) <= 3 * (30 * 288 + 1)
+    assert set(rows[0]) == {
+        "scrapedAt",
+        "limit",
+        "percentageUsed",
+        "resetsAt",
+        "resetsIn",
+        "source",
+    }
+    stamps = [model.parse_time(r["scrapedAt"]) for r in rows]
+    assert stamps == sorted(stamps) and stamps[0] >= NOW - timedelta(days=30, minutes=1)
+    session = next(s for s in doc["data"]["limits"] if s["limit"] == "currentSession")
+    # The synthetic session fills in 4 hours, holds 100 % for one, then resets: 144 in 30 days.
+    assert 143 <= len(session["resets"]) <= 145
+    assert session["peak"] == 100 and session["secondsAt100"] > 100 * 3600
+
+
+def test_history_csv_has_a_header_and_one_line_per_row(cli: CLI, home: Path, year: Path) -> None:
+    install(home, year)
+    result = cli("history", "--since", "24h", "--csv")
+    assert result.code == 0, result.stderr
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert 3 * 288 <= len(table) <= 3 * 289
+    assert {r["limit"] for r in table} == {"currentSession", "allModels", "sonnetOnly"}
+    assert table[0]["scrapedAt"].endswith("Z") and table[0]["percentageUsed"].isdigit()
+
+
+def test_history_text_is_plain_outside_a_terminal(cli: CLI, home: Path, year: Path) -> None:
+    install(home, year)
+    result = cli("history")
+    assert result.code == 0, result.stderr
+    assert "\x1b[" not in result.stderr, "no colour codes in a log"
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Current session") and "peak 100%" in lines[0]
+    assert "at 100%" in lines[0] and "█" in lines[0]
+    assert any(line.startswith("All models") for line in lines)
+    assert any("resets" in line and "(peak 100%)" in line for line in lines)
+    assert result.stdout == ""
+
+
+def test_history_answers_while_a_run_holds_the_lock_and_writes(cli: CLI, home: Path) -> None:
+    path = home / "history.db"
+    with history.open_for_writing(path) as db, db.transaction():
+        db.record(model.from_json({**SAMPLE, "lastUpdated": model.format_time(NOW)}))
+    with store.hold_lock(home / "run.lock"), history.open_for_writing(path) as writer:
+        writer.db.execute("BEGIN IMMEDIATE")
+        writer.db.execute("DELETE FROM points")  # uncommitted: readers still see the row
+        result = cli("history", "--json", timeout=20)
+        writer.db.execute("ROLLBACK")
+    assert result.code == 0, result.stderr
+    assert [r["percentageUsed"] for r in result.json["data"]["rows"]] == [47, 31, 10]
+
+
+def test_no_history_yet_says_how_it_starts(cli: CLI, home: Path) -> None:
+    result = cli("history")
+    assert result.code == 0
+    assert "no history" in result.stderr and "consolescrape run" in result.stderr
+    assert cli("history", "--json").json["data"]["rows"] == []
+    assert not (home / "history.db").exists(), "reading never creates the database"
+
+
+def test_bad_arguments_and_a_damaged_database_say_what_to_do(cli: CLI, home: Path) -> None:
+    assert cli("history", "--since", "forever").code == 2
+    assert cli("history", "--json", "--csv").code == 2
+    home.mkdir(parents=True, mode=0o700)
+    (home / "history.db").write_bytes(b"garbage " * 1000)
+    result = cli("history")
+    assert result.code == 7
+    assert "damaged" in result.stderr and "history.db.broken" in result.stderr
+
+
+def window_of(home: Path, percents: list[int], every: timedelta) -> datetime:
+    """What runs every `every` minutes would have recorded, the latest now, and the data file."""
+    now = datetime.now(UTC)
+    resets = now + timedelta(hours=3)
+    doc = {"resetsIn": "3 hr", "resetsAt": model.format_time(resets)}
+    with history.open_for_writing(home / "history.db") as db:
+        for i, percent in enumerate(percents):
+            at = now - every * (len(percents) - 1 - i)
+            snapshot = model.from_json(
+                {
+                    "currentSession": {**doc, "percentageUsed": percent},
+                    "lastUpdated": model.format_time(at),
+                }
+            )
+            with db.transaction():
+                db.record(snapshot)
+    store.save_snapshot(home / "usage-data.json", snapshot)
+    return now
+
+
+def test_status_shows_the_forecast_from_the_current_window(cli: CLI, home: Path) -> None:
+    now = window_of(home, [40, 50, 60], timedelta(minutes=10))  # 60 %/hr: 100 % in ~40 min
+    result = cli("status")
+    assert result.code == 0, result.stderr
+    # A few seconds pass between writing the history and reading it.
+    assert re.search(
+        r"Current session: at this pace 100 % in ~(39|40) min — resets in 2 hr 5[89] min",
+        result.stderr,
+    ), result.stderr
+    found = cli("status", "--json").json["data"]["forecasts"]["currentSession"]
+    assert found["pacePercentPerHour"] == 60 and found["reachesLimitBeforeReset"] is True
+    # From the last reading (stored to the millisecond): 40 %, at 60 % an hour.
+    reaches = model.parse_time(found["reachesLimitAt"]) - now
+    assert abs(reaches - timedelta(minutes=40)) < timedelta(milliseconds=2)
+
+
+def test_no_forecast_from_two_points(cli: CLI, home: Path) -> None:
+    window_of(home, [40, 50], timedelta(minutes=10))
+    assert "at this pace" not in cli("status").stderr
+    assert cli("status", "--json").json["data"]["forecasts"] == {}
+
+
+def test_status_of_several_accounts_at_a_glance(cli: CLI, tmp_path: Path) -> None:
+    work, personal = tmp_path / "work", tmp_path / "personal"
+    write_snapshot(work / "usage-data.json", lastUpdated=model.format_time(NOW))
+    work.chmod(0o700)
+    result = cli("status", "--home", str(work), "--home", str(personal), "--check")
+    assert result.code == 9
+    assert f"── {work} ──" in result.stderr and f"── {personal} ──" in result.stderr
+    assert "no usage data yet" in result.stderr and "47%" in result.stderr
+    doc = cli("status", "--home", str(work), "--home", str(personal), "--json").json
+    assert doc["exitCode"] == 0
+    [first, second] = doc["data"]["accounts"]
+    assert first["home"] == str(work) and first["status"]["data"]["currentSession"]
+    assert second["home"] == str(personal) and second["status"]["data"] is None
+
+
+def test_doctor_names_a_damaged_history_and_its_fix(cli: CLI, home: Path) -> None:
+    home.mkdir(parents=True, mode=0o700)
+    path = home / "history.db"
+    path.write_bytes(b"garbage " * 1000)
+    result = cli("doctor")
+    assert "✗ history:" in result.stderr and "damaged" in result.stderr
+    assert f"fix: mv {path} {path}.broken" in result.stderr
+    path.unlink()
+    with history.open_for_writing(path):
+        pass
+    assert "✓ history:" in cli("doctor").stderr
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {history.SCHEMA_VERSION + 5}")
+    assert "newer than this consolescrape" in cli("doctor").stderr
