@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from consolescrape.receiver import Receiver
-from consolescrape.standin import StandIn
+from consolescrape.demo.receiver import Receiver
+from consolescrape.demo.site import StandIn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -360,7 +360,7 @@ def demo(
     \b
     Usage: consolescrape demo
     """
-    from consolescrape import demo as showcase
+    from consolescrape.demo import command as showcase
 
     _execute("demo", Common(home, env_file, json, quiet, verbose), {}, showcase.demo)
 

@@ -34,7 +34,10 @@ class Outcome:
     data: Any = None
     sync: dict[str, Any] | None = None
     error: ConsolescrapeError | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: the one-line result a person reads, also recorded in state.json
+    summary: str | None = None
+    #: seconds spent per phase ("browser", "sync")
+    durations: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,12 @@ class RunOptions:
 
 
 def _record(settings: Settings, command: str, outcome: Outcome, started: float) -> None:
-    message = outcome.error.message if outcome.error else outcome.extra.get("summary", "ok")
+    message = outcome.error.message if outcome.error else (outcome.summary or "ok")
     doc: dict[str, Any] = {
         "ok": outcome.exit_code == ExitCode.OK,
         "exitCode": int(outcome.exit_code),
         "message": message,
-        "durations": {k: round(v, 3) for k, v in outcome.extra.get("durations", {}).items()},
+        "durations": {k: round(v, 3) for k, v in outcome.durations.items()},
     }
     doc["durations"]["total"] = round(time.monotonic() - started, 3)
     if outcome.sync is not None:
@@ -83,7 +86,7 @@ def _drain_into(
         outcome.sync = {"error": exc.message}
         return
     finally:
-        outcome.extra.setdefault("durations", {})["sync"] = time.monotonic() - started
+        outcome.durations["sync"] = time.monotonic() - started
     _take_report(outcome, report, settings, reporter, shown=shown)
 
 
@@ -156,7 +159,7 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
                     LOGIN_ADVICE,
                 )
             snapshot = browser.scrape(settings, headed=options.headed)
-            outcome.extra["durations"] = {"browser": time.monotonic() - started}
+            outcome.durations["browser"] = time.monotonic() - started
             target = options.output or settings.data_file
             store.save_snapshot(target, snapshot)
             tracking.after_scrape(settings, snapshot, reporter)
@@ -170,12 +173,12 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
             except OSError as fault:  # the first failure is the one to report; say this too
                 reporter.warn(f"not recorded in {settings.state_file}: {fault.strerror}")
             raise
-        outcome.extra["summary"] = f"{model.summary(snapshot)} · {tail}"
+        summary = outcome.summary = f"{model.summary(snapshot)} · {tail}"
         _record(settings, "run", outcome, started)
     if outcome.error is None:
-        reporter.info(outcome.extra["summary"])
+        reporter.info(summary)
     else:
-        reporter.warn(outcome.extra["summary"])
+        reporter.warn(summary)
     return outcome
 
 
@@ -246,14 +249,12 @@ def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:
         else:
             _drain_into(outcome, settings, reporter)
         sent = (outcome.sync or {}).get("sent", 0)
+        summary = f"synced {sent} snapshot(s)" if sent else "nothing to sync"
         if outcome.error is None:
-            if sent:
-                outcome.extra["summary"] = f"synced {sent} snapshot(s)"
-            else:
-                outcome.extra["summary"] = "nothing to sync"
+            outcome.summary = summary
         _record(settings, "sync", outcome, started)
     if outcome.error is None:
-        reporter.info(outcome.extra["summary"])
+        reporter.info(summary)
     return outcome
 
 

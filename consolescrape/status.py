@@ -26,7 +26,7 @@ class Status:
     now: datetime
     snapshot: model.Snapshot | None
     data_error: str | None
-    state: dict[str, Any]
+    state: store.State
     pending: list[store.OutboxItem]
     rejected: int
     max_age: float
@@ -104,73 +104,42 @@ def assess(status: Status, settings: Settings) -> None:
                 "check that cron runs `consolescrape run` and look at its log",
             )
         )
-    last_run = status.state.get("run")
-    if (
-        isinstance(last_run, dict)
-        and not last_run.get("ok", True)
-        and not run_resolved(status.state)
-    ):
+    last_run = status.state.run
+    if last_run is not None and not last_run.ok and not status.state.run_resolved:
         status.problems.append(
             (
-                f"last run failed (exit {last_run.get('exitCode')}): {last_run.get('message')}",
-                _fix_for(int(last_run.get("exitCode", 1)), settings),
+                f"last run failed (exit {last_run.exit_code}): {last_run.message}",
+                last_run.advice or _fix_for(last_run.exit_code, settings),
             )
         )
-    last_sync = _last_sync(status.state)
+    last_sync = status.state.last_sync
     # Without a key sync is off by choice ("local only"): an old sync failure is no problem.
     sync_on = settings.api_key is not None
-    if sync_on and last_sync is not None and not last_sync.get("ok", True):
+    if sync_on and last_sync is not None and not last_sync.ok:
         status.problems.append(
             (
-                f"last sync failed (exit {last_sync.get('exitCode')}): {last_sync.get('message')}",
-                _fix_for(int(last_sync.get("exitCode", 1)), settings),
+                f"last sync failed (exit {last_sync.exit_code}): {last_sync.message}",
+                last_sync.advice or _fix_for(last_sync.exit_code, settings),
             )
         )
     if status.snapshot is not None:
         status.hint = model.model_row_hint(status.snapshot, settings.model_row)
 
 
-def run_resolved(state: dict[str, Any]) -> bool:
-    """The last run failed only in its sync phase, and a later `sync` succeeded: the problem
-    (a refused key, an outage) is over, and the run's snapshot was delivered with the rest."""
-    run, sync = state.get("run"), state.get("sync")
-    if not isinstance(run, dict) or not isinstance(sync, dict) or run.get("ok", True):
-        return False
-    failed_in_sync = isinstance(run.get("sync"), dict) and "error" in run["sync"]
-    return failed_in_sync and bool(sync.get("ok")) and str(sync.get("at")) > str(run.get("at"))
-
-
-def _last_sync(state: dict[str, Any]) -> dict[str, Any] | None:
-    """The newer of `sync` and the sync part of the last `run`."""
-    candidates = []
-    if isinstance(state.get("sync"), dict):
-        candidates.append(state["sync"])
-    run = state.get("run")
-    if isinstance(run, dict) and isinstance(run.get("sync"), dict):
-        inner = run["sync"]
-        ok = "error" not in inner
-        candidates.append(
-            {
-                "at": run.get("at"),
-                "ok": ok,
-                "exitCode": run.get("exitCode"),
-                "message": inner.get("error", run.get("message")),
-            }
-        )
-    if not candidates:
+def _last_run(state: store.State) -> dict[str, Any] | None:
+    run = state.run
+    if run is None:
         return None
-    newest: dict[str, Any] = max(candidates, key=lambda c: str(c.get("at", "")))
-    return newest
+    return {**run.doc, "resolved": True} if state.run_resolved else dict(run.doc)
 
 
-def _last_run(state: dict[str, Any]) -> dict[str, Any] | None:
-    run = state.get("run")
-    if not isinstance(run, dict):
-        return None
-    return {**run, "resolved": True} if run_resolved(state) else run
+def _last_sync(state: store.State) -> dict[str, Any] | None:
+    sync = state.last_sync
+    return None if sync is None else dict(sync.doc)
 
 
 def _fix_for(code: int, settings: Settings) -> str:
+    """Advice for a record written before errors recorded their own (older state.json)."""
     return {
         3: LOGIN_ADVICE,
         4: f"see {settings.debug_dir} for the page it saw; `consolescrape doctor` checks set-up",

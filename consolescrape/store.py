@@ -10,8 +10,8 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -226,7 +226,71 @@ class Outbox:
 # --- state.json --------------------------------------------------------------------------------
 
 
-def load_state(path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Record:
+    """The last outcome of one command as state.json keeps it (read back typed, any shape)."""
+
+    at: str
+    ok: bool
+    exit_code: int
+    message: str
+    #: the error's own advice, recorded with it (older files have none)
+    advice: str | None = None
+    #: for a `run`: the error of its own sync phase, if that is where it failed
+    sync_error: str | None = None
+    #: everything the file holds for it, for `status --json`
+    doc: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_json(cls, doc: object) -> Record | None:
+        if not isinstance(doc, dict):
+            return None
+        code = doc.get("exitCode")
+        inner = doc.get("sync")
+        sync_error = inner.get("error") if isinstance(inner, dict) else None
+        advice = doc.get("advice")
+        return cls(
+            at=str(doc.get("at") or ""),
+            ok=doc.get("ok") is not False,
+            exit_code=code if isinstance(code, int) and not isinstance(code, bool) else 1,
+            message=str(doc.get("message") or ""),
+            advice=advice if isinstance(advice, str) else None,
+            sync_error=str(sync_error) if sync_error is not None else None,
+            doc=doc,
+        )
+
+
+@dataclass(frozen=True)
+class State:
+    """state.json: the last `run`, the last `sync`, the newest snapshot delivered."""
+
+    run: Record | None = None
+    sync: Record | None = None
+    newest_delivered: str | None = None
+
+    @property
+    def run_resolved(self) -> bool:
+        """The last run failed only in its sync phase, and a later `sync` succeeded: the problem
+        (a refused key, an outage) is over, and its snapshot was delivered with the rest."""
+        run, sync = self.run, self.sync
+        if run is None or sync is None or run.ok or run.sync_error is None:
+            return False
+        return sync.ok and sync.at > run.at
+
+    @property
+    def last_sync(self) -> Record | None:
+        """The newer of the last `sync` and the sync phase of the last `run`."""
+        candidates = [self.sync] if self.sync is not None else []
+        run = self.run
+        if run is not None and isinstance(run.doc.get("sync"), dict):
+            ok = run.sync_error is None
+            message = run.sync_error if run.sync_error is not None else run.message
+            doc = {"at": run.at, "ok": ok, "exitCode": run.exit_code, "message": message}
+            candidates.append(Record.from_json(doc) or run)
+        return max(candidates, key=lambda record: record.at, default=None)
+
+
+def _state_doc(path: Path) -> dict[str, Any]:
     try:
         doc = read_json(path)
     except (FileNotFoundError, ValueError, RecursionError):
@@ -234,23 +298,32 @@ def load_state(path: Path) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
+def load_state(path: Path) -> State:
+    doc = _state_doc(path)
+    newest = doc.get("newestDelivered")
+    return State(
+        run=Record.from_json(doc.get("run")),
+        sync=Record.from_json(doc.get("sync")),
+        newest_delivered=newest if isinstance(newest, str) else None,
+    )
+
+
 def record_outcome(path: Path, command: str, outcome: dict[str, Any]) -> None:
     """Store the last outcome of `run` or `sync` (time, ok, exit code, message, durations)."""
-    state = load_state(path)
+    state = _state_doc(path)
     state[command] = {"at": model.format_time(datetime.now(UTC)), **outcome}
     write_json(path, state)
 
 
 def record_delivered(path: Path, last_updated: str) -> None:
     """Keep the `lastUpdated` of the newest snapshot the server has accepted from this home."""
-    state = load_state(path)
+    state = _state_doc(path)
     state["newestDelivered"] = max(str(state.get("newestDelivered") or ""), last_updated)
     write_json(path, state)
 
 
 def newest_delivered(path: Path) -> str | None:
-    newest = load_state(path).get("newestDelivered")
-    return newest if isinstance(newest, str) else None
+    return load_state(path).newest_delivered
 
 
 # --- the single-instance lock ------------------------------------------------------------------

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from consolescrape.receiver import Receiver
+from fakes import ScriptedReceiver
 
 #: The API key used by every test; asserted absent from every captured output.
 SECRET_KEY = "sk-test-7Hq2-never-print-me-91c"
@@ -55,8 +54,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver(api_key=SECRET_KEY) as server:
+def receiver() -> Iterator[ScriptedReceiver]:
+    with ScriptedReceiver(api_key=SECRET_KEY) as server:
         yield server
 
 
@@ -90,7 +89,7 @@ def cli(home: Path) -> CLI:
     return run
 
 
-def sync_env(receiver: Receiver, **extra: str) -> dict[str, str]:
+def sync_env(receiver: ScriptedReceiver, **extra: str) -> dict[str, str]:
     """Settings that point sync at the test receiver with the right key and a short deadline."""
     return {
         "CLAUDE_SYNC_URL": receiver.url,

@@ -24,9 +24,9 @@ import pytest
 
 from consolescrape import browser
 from consolescrape.config import Settings
+from consolescrape.demo.site import SAMPLE_DIR, SAMPLE_PAGE, StandIn
 from consolescrape.errors import ConfigError, LoggedOut, ScrapeFailed, UsageError
 from consolescrape.model import Snapshot
-from consolescrape.standin import SAMPLE_DIR, SAMPLE_PAGE, StandIn
 
 KEY = "browser-test-session-4711"
 PAGES = Path(__file__).parent / "pages"

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, SECRET_KEY, sync_env, write_snapshot
-
-from consolescrape.receiver import Receiver
+from fakes import ScriptedReceiver
 
 
 @pytest.fixture
-def good(home: Path, receiver: Receiver) -> dict[str, str]:
+def good(home: Path, receiver: ScriptedReceiver) -> dict[str, str]:
     """A home with a private profile and a private .env pointing at the receiver."""
     (home / "profile").mkdir(parents=True, mode=0o700)
     env_file = home / ".env"
@@ -21,7 +20,9 @@ def good(home: Path, receiver: Receiver) -> dict[str, str]:
     return {}
 
 
-def test_good_set_up_passes_every_check(cli: CLI, good: dict[str, str], receiver: Receiver) -> None:
+def test_good_set_up_passes_every_check(
+    cli: CLI, good: dict[str, str], receiver: ScriptedReceiver
+) -> None:
     result = cli("doctor")
     assert result.code == 0, result.stderr
     for name in (
@@ -69,7 +70,7 @@ def test_missing_profile_points_to_login(cli: CLI, good: dict[str, str], home: P
     assert "consolescrape login" in result.stderr
 
 
-def test_no_key_fails(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_no_key_fails(cli: CLI, home: Path, receiver: ScriptedReceiver) -> None:
     (home / "profile").mkdir(parents=True, mode=0o700)
     result = cli("doctor", env={"CLAUDE_SYNC_URL": receiver.url})
     assert result.code == 9
@@ -78,7 +79,7 @@ def test_no_key_fails(cli: CLI, home: Path, receiver: Receiver) -> None:
 
 
 def test_wrong_key_fails_at_the_endpoint(
-    cli: CLI, good: dict[str, str], receiver: Receiver
+    cli: CLI, good: dict[str, str], receiver: ScriptedReceiver
 ) -> None:
     result = cli("doctor", env={"CLAUDE_SYNC_API_KEY": "sk-wrong"})
     assert result.code == 9
@@ -91,7 +92,9 @@ def test_http_to_a_remote_host_fails_without_connecting(cli: CLI, good: dict[str
     assert "✗ sync URL" in result.stderr and "CLAUDE_SYNC_ALLOW_INSECURE" in result.stderr
 
 
-def test_unreachable_endpoint_fails(cli: CLI, good: dict[str, str], receiver: Receiver) -> None:
+def test_unreachable_endpoint_fails(
+    cli: CLI, good: dict[str, str], receiver: ScriptedReceiver
+) -> None:
     env = sync_env(receiver, CLAUDE_SYNC_URL="http://127.0.0.1:9/api/claude/console-usage")
     result = cli("doctor", env=env)
     assert result.code == 9
@@ -115,7 +118,7 @@ def test_a_trickling_endpoint_cannot_stretch_doctor(
     assert "✗ endpoint" in result.stderr and "within 5 s" in result.stderr
 
 
-def test_one_version_everywhere(cli: CLI, receiver: Receiver, tmp_path: Path) -> None:
+def test_one_version_everywhere(cli: CLI, receiver: ScriptedReceiver, tmp_path: Path) -> None:
     """--version, doctor --verbose and the sync requests' User-Agent all say the package's."""
     from importlib.metadata import version
 

@@ -22,7 +22,7 @@ from conftest import CLI, SECRET_KEY
 
 from consolescrape import browser, model
 from consolescrape.config import Settings
-from consolescrape.standin import StandIn
+from consolescrape.demo.site import StandIn
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES: list[dict[str, Any]] = tomllib.loads((FIXTURES / "cases.toml").read_text())["case"]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, processes_mentioning, sync_env
+from fakes import ScriptedReceiver
 
 from consolescrape import history
-from consolescrape.receiver import Receiver
-from consolescrape.standin import StandIn
+from consolescrape.demo.site import StandIn
 
 SESSION_KEY = "sk-ant-sid01-history-test-session"
 #: The notifier: appends what it read on stdin (and its pid, and whether it saw the key) to
@@ -105,7 +105,7 @@ def metrics(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_crossings_alert_once_re_arm_after_a_reset_and_feed_history_and_metrics(
-    cli: CLI, env: dict[str, str], site: StandIn, home: Path, receiver: Receiver
+    cli: CLI, env: dict[str, str], site: StandIn, home: Path, receiver: ScriptedReceiver
 ) -> None:
     first = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
     second = first + timedelta(hours=5)
@@ -222,7 +222,7 @@ def read_only(path: Path) -> Iterator[None]:
 
 @pytest.mark.parametrize("fault", ["damaged", "read-only"])
 def test_a_broken_history_never_fails_a_run(
-    cli: CLI, env: dict[str, str], site: StandIn, home: Path, receiver: Receiver, fault: str
+    cli: CLI, env: dict[str, str], site: StandIn, home: Path, receiver: ScriptedReceiver, fault: str
 ) -> None:
     path = home / "history.db"
     home.mkdir(parents=True, mode=0o700)

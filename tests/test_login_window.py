@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import CLI, processes_mentioning
 
-from consolescrape.standin import StandIn
+from consolescrape.demo.site import StandIn
 
 KEY = "window-login-session-6061"
 PAGES = Path(__file__).parent / "fixtures" / "pages"

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 from conftest import SAMPLE, SECRET_KEY
+from fakes import Fault, ScriptedReceiver
 
 from consolescrape import model
-from consolescrape.receiver import Fault, Receiver
 
 TIMEOUT = 5.0
 
@@ -45,9 +45,9 @@ def padded(size: int) -> bytes:
 
 
 @pytest.fixture
-def own_receiver() -> Iterator[Receiver]:
+def own_receiver() -> Iterator[ScriptedReceiver]:
     """A receiver the test may stop itself (stop() is idempotent)."""
-    server = Receiver(api_key=SECRET_KEY).start()
+    server = ScriptedReceiver(api_key=SECRET_KEY).start()
     try:
         yield server
     finally:
@@ -57,12 +57,12 @@ def own_receiver() -> Iterator[Receiver]:
 # --- normal handling ------------------------------------------------------------------------
 
 
-def test_url_points_at_the_endpoint_on_loopback(receiver: Receiver) -> None:
+def test_url_points_at_the_endpoint_on_loopback(receiver: ScriptedReceiver) -> None:
     assert receiver.base_url.startswith("http://127.0.0.1:")
     assert receiver.url == receiver.base_url + "/api/claude/console-usage"
 
 
-def test_good_payload_is_accepted_and_recorded(receiver: Receiver) -> None:
+def test_good_payload_is_accepted_and_recorded(receiver: ScriptedReceiver) -> None:
     response = post(receiver.url, headers={"Idempotency-Key": '"abc123"'})
 
     assert response.status_code == 200
@@ -80,29 +80,31 @@ def test_good_payload_is_accepted_and_recorded(receiver: Receiver) -> None:
     assert receiver.received == [got]
 
 
-def test_extra_keys_are_accepted_like_the_real_server(receiver: Receiver) -> None:
+def test_extra_keys_are_accepted_like_the_real_server(receiver: ScriptedReceiver) -> None:
     response = post(receiver.url, {**SAMPLE, "source": "api", "somethingNew": [1, 2]})
     assert response.status_code == 200
     assert len(receiver.accepted) == 1
 
 
-def test_same_idempotency_key_is_stored_twice_like_the_real_server(receiver: Receiver) -> None:
+def test_same_idempotency_key_is_stored_twice_like_the_real_server(
+    receiver: ScriptedReceiver,
+) -> None:
     for _ in range(2):
         assert post(receiver.url, headers={"Idempotency-Key": '"same"'}).status_code == 200
     assert [r.idempotency_key for r in receiver.accepted] == ['"same"', '"same"']
 
 
-def test_request_without_idempotency_key_records_none(receiver: Receiver) -> None:
+def test_request_without_idempotency_key_records_none(receiver: ScriptedReceiver) -> None:
     post(receiver.url)
     assert receiver.accepted[0].idempotency_key is None
 
 
-def test_query_string_still_reaches_the_endpoint(receiver: Receiver) -> None:
+def test_query_string_still_reaches_the_endpoint(receiver: ScriptedReceiver) -> None:
     assert post(receiver.url + "?v=1").status_code == 200
     assert receiver.accepted[0].path == "/api/claude/console-usage?v=1"
 
 
-def test_chunked_body_is_read(receiver: Receiver) -> None:
+def test_chunked_body_is_read(receiver: ScriptedReceiver) -> None:
     body = json.dumps(SAMPLE).encode()
     response = requests.post(
         receiver.url,
@@ -114,7 +116,7 @@ def test_chunked_body_is_read(receiver: Receiver) -> None:
     assert receiver.accepted[0].json == SAMPLE
 
 
-def test_keep_alive_session_serves_several_posts(receiver: Receiver) -> None:
+def test_keep_alive_session_serves_several_posts(receiver: ScriptedReceiver) -> None:
     with requests.Session() as session:
         for _ in range(3):
             response = session.post(
@@ -136,7 +138,7 @@ def test_keep_alive_session_serves_several_posts(receiver: Receiver) -> None:
     ids=["no-header", "empty-header", "wrong-key"],
 )
 def test_missing_or_wrong_key_is_401_with_the_servers_fields(
-    receiver: Receiver, key: str | None, code: str
+    receiver: ScriptedReceiver, key: str | None, code: str
 ) -> None:
     response = post(receiver.url, key=key)
 
@@ -157,12 +159,12 @@ def test_missing_or_wrong_key_is_401_with_the_servers_fields(
     assert [r.status for r in receiver.received] == [401]
 
 
-def test_auth_is_checked_before_the_body(receiver: Receiver) -> None:
+def test_auth_is_checked_before_the_body(receiver: ScriptedReceiver) -> None:
     assert post(receiver.url, key=None, data=b"{not json").status_code == 401
     assert post(receiver.url, key="sk-wrong", data=padded(200_000)).status_code == 401
 
 
-def test_request_ids_differ_between_answers(receiver: Receiver) -> None:
+def test_request_ids_differ_between_answers(receiver: ScriptedReceiver) -> None:
     ids = {post(receiver.url, key=None).json()["requestId"] for _ in range(3)}
     assert len(ids) == 3
 
@@ -220,7 +222,9 @@ def _with(doc: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
         "array-body",
     ],
 )
-def test_invalid_data_is_400_naming_the_field(receiver: Receiver, doc: Any, field: str) -> None:
+def test_invalid_data_is_400_naming_the_field(
+    receiver: ScriptedReceiver, doc: Any, field: str
+) -> None:
     response = post(receiver.url, doc)
 
     assert response.status_code == 400
@@ -232,7 +236,7 @@ def test_invalid_data_is_400_naming_the_field(receiver: Receiver, doc: Any, fiel
     assert receiver.received[0].status == 400
 
 
-def test_body_without_json_content_type_is_not_parsed(receiver: Receiver) -> None:
+def test_body_without_json_content_type_is_not_parsed(receiver: ScriptedReceiver) -> None:
     """Like express.json(): another content type leaves an empty body, which fails the rules."""
     response = post(receiver.url, headers={"Content-Type": "text/plain"})
     assert response.status_code == 400
@@ -244,7 +248,9 @@ def test_body_without_json_content_type_is_not_parsed(receiver: Receiver) -> Non
     [b'{"lastUpdated": ', b"{'single': 'quotes'}", b'{"a": NaN}', b"42", b'"text"', b"\xff\xfe{}"],
     ids=["truncated", "single-quotes", "nan", "bare-number", "bare-string", "not-utf8"],
 )
-def test_malformed_json_is_400_html_with_a_stack_trace(receiver: Receiver, data: bytes) -> None:
+def test_malformed_json_is_400_html_with_a_stack_trace(
+    receiver: ScriptedReceiver, data: bytes
+) -> None:
     response = post(receiver.url, data=data)
 
     assert response.status_code == 400
@@ -254,7 +260,7 @@ def test_malformed_json_is_400_html_with_a_stack_trace(receiver: Receiver, data:
     assert receiver.accepted == []
 
 
-def test_body_at_the_limit_is_accepted_and_one_byte_more_is_413(receiver: Receiver) -> None:
+def test_body_at_the_limit_is_accepted_and_one_byte_more_is_413(receiver: ScriptedReceiver) -> None:
     assert post(receiver.url, data=padded(model.MAX_BODY_BYTES)).status_code == 200
 
     response = post(receiver.url, data=padded(model.MAX_BODY_BYTES + 1))
@@ -270,7 +276,7 @@ def test_body_at_the_limit_is_accepted_and_one_byte_more_is_413(receiver: Receiv
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
-def test_other_methods_on_the_endpoint_are_405(receiver: Receiver, method: str) -> None:
+def test_other_methods_on_the_endpoint_are_405(receiver: ScriptedReceiver, method: str) -> None:
     response = requests.request(method, receiver.url, timeout=TIMEOUT, allow_redirects=False)
     assert response.status_code == 405
     assert response.headers["Allow"] == "POST"
@@ -278,7 +284,7 @@ def test_other_methods_on_the_endpoint_are_405(receiver: Receiver, method: str) 
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_other_paths_are_404_html(receiver: Receiver, method: str) -> None:
+def test_other_paths_are_404_html(receiver: ScriptedReceiver, method: str) -> None:
     response = requests.request(
         method,
         receiver.base_url + "/api/other",
@@ -294,7 +300,7 @@ def test_other_paths_are_404_html(receiver: Receiver, method: str) -> None:
 
 
 def test_custom_path_is_served() -> None:
-    with Receiver("k", path="/usage") as server:
+    with ScriptedReceiver("k", path="/usage") as server:
         assert server.url.endswith("/usage")
         assert post(server.url, key="k").status_code == 200
         assert post(server.base_url + "/api/claude/console-usage", key="k").status_code == 404
@@ -303,7 +309,7 @@ def test_custom_path_is_served() -> None:
 # --- scripted faults ----------------------------------------------------------------------------
 
 
-def test_scripted_503_then_normal_handling_resumes(receiver: Receiver) -> None:
+def test_scripted_503_then_normal_handling_resumes(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.answer(503))
 
     first = post(receiver.url)
@@ -316,7 +322,7 @@ def test_scripted_503_then_normal_handling_resumes(receiver: Receiver) -> None:
     assert len(receiver.accepted) == 1
 
 
-def test_scripted_faults_apply_in_order(receiver: Receiver) -> None:
+def test_scripted_faults_apply_in_order(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.answer(500, json_body={"errorCode": "DB"}), Fault(), Fault.answer(502))
 
     statuses = [post(receiver.url).status_code for _ in range(4)]
@@ -325,7 +331,7 @@ def test_scripted_faults_apply_in_order(receiver: Receiver) -> None:
     assert len(receiver.accepted) == 2
 
 
-def test_scripted_json_answer_carries_the_body(receiver: Receiver) -> None:
+def test_scripted_json_answer_carries_the_body(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.answer(500, json_body={"errorCode": "DB_DOWN", "message": "db down"}))
     response = post(receiver.url)
     assert response.status_code == 500
@@ -333,7 +339,7 @@ def test_scripted_json_answer_carries_the_body(receiver: Receiver) -> None:
     assert response.json() == {"errorCode": "DB_DOWN", "message": "db down"}
 
 
-def test_scripted_429_sends_retry_after(receiver: Receiver) -> None:
+def test_scripted_429_sends_retry_after(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.answer(429, headers={"Retry-After": "2"}))
     response = post(receiver.url)
     assert response.status_code == 429
@@ -341,14 +347,14 @@ def test_scripted_429_sends_retry_after(receiver: Receiver) -> None:
     assert receiver.accepted == []
 
 
-def test_scripted_302_sends_location(receiver: Receiver) -> None:
+def test_scripted_302_sends_location(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.answer(302, headers={"Location": "https://elsewhere.example/x"}))
     response = post(receiver.url)
     assert response.status_code == 302
     assert response.headers["Location"] == "https://elsewhere.example/x"
 
 
-def test_scripted_html_answer(receiver: Receiver) -> None:
+def test_scripted_html_answer(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.answer(502, body=b"<html>Bad Gateway</html>"))
     response = post(receiver.url)
     assert response.status_code == 502
@@ -356,7 +362,7 @@ def test_scripted_html_answer(receiver: Receiver) -> None:
     assert response.text == "<html>Bad Gateway</html>"
 
 
-def test_scripted_fault_still_records_the_request(receiver: Receiver) -> None:
+def test_scripted_fault_still_records_the_request(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.answer(503))
     post(receiver.url, headers={"Idempotency-Key": '"k1"'})
     [got] = receiver.received
@@ -364,7 +370,7 @@ def test_scripted_fault_still_records_the_request(receiver: Receiver) -> None:
     assert got.json == SAMPLE
 
 
-def test_dropped_connection_gets_no_response(receiver: Receiver) -> None:
+def test_dropped_connection_gets_no_response(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.dropped())
 
     with pytest.raises(requests.ConnectionError):
@@ -375,7 +381,7 @@ def test_dropped_connection_gets_no_response(receiver: Receiver) -> None:
     assert post(receiver.url).status_code == 200
 
 
-def test_hang_makes_the_client_time_out(receiver: Receiver) -> None:
+def test_hang_makes_the_client_time_out(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.hang_for(1.0))
 
     started = time.monotonic()
@@ -386,7 +392,7 @@ def test_hang_makes_the_client_time_out(receiver: Receiver) -> None:
     assert receiver.received[0].status == 0
 
 
-def test_hung_request_is_still_stored_when_the_hang_ends(receiver: Receiver) -> None:
+def test_hung_request_is_still_stored_when_the_hang_ends(receiver: ScriptedReceiver) -> None:
     """The classic duplicate: the client gave up, the server stored it anyway."""
     receiver.script(Fault.hang_for(0.3))
     with pytest.raises(requests.ReadTimeout):
@@ -400,14 +406,14 @@ def test_hung_request_is_still_stored_when_the_hang_ends(receiver: Receiver) -> 
     assert receiver.received[0].status == 200
 
 
-def test_short_hang_then_normal_answer(receiver: Receiver) -> None:
+def test_short_hang_then_normal_answer(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault.hang_for(0.2))
     started = time.monotonic()
     assert post(receiver.url).status_code == 200
     assert time.monotonic() - started >= 0.2
 
 
-def test_hang_then_drop(receiver: Receiver) -> None:
+def test_hang_then_drop(receiver: ScriptedReceiver) -> None:
     receiver.script(Fault(hang=0.2, drop=True))
     started = time.monotonic()
     with pytest.raises(requests.ConnectionError):
@@ -424,7 +430,7 @@ def test_fault_answer_refuses_a_non_status() -> None:
 # --- life cycle and hygiene ------------------------------------------------------------------
 
 
-def test_stop_returns_fast_while_a_handler_hangs(own_receiver: Receiver) -> None:
+def test_stop_returns_fast_while_a_handler_hangs(own_receiver: ScriptedReceiver) -> None:
     own_receiver.script(Fault.hang_for(30))
     outcome: list[BaseException | int] = []
 
@@ -449,7 +455,9 @@ def test_stop_returns_fast_while_a_handler_hangs(own_receiver: Receiver) -> None
     assert own_receiver.received[0].status == 0
 
 
-def test_stop_returns_fast_with_an_idle_keep_alive_connection(own_receiver: Receiver) -> None:
+def test_stop_returns_fast_with_an_idle_keep_alive_connection(
+    own_receiver: ScriptedReceiver,
+) -> None:
     with requests.Session() as session:
         session.post(
             own_receiver.url, json=SAMPLE, headers={"X-API-Key": SECRET_KEY}, timeout=TIMEOUT
@@ -459,7 +467,7 @@ def test_stop_returns_fast_with_an_idle_keep_alive_connection(own_receiver: Rece
         assert time.monotonic() - started < 0.5
 
 
-def test_stopped_receiver_refuses_connections(own_receiver: Receiver) -> None:
+def test_stopped_receiver_refuses_connections(own_receiver: ScriptedReceiver) -> None:
     url = own_receiver.url
     own_receiver.stop()
     own_receiver.stop()  # idempotent
@@ -467,7 +475,7 @@ def test_stopped_receiver_refuses_connections(own_receiver: Receiver) -> None:
         post(url, timeout=1)
 
 
-def test_wait_for_returns_the_requests_or_times_out(receiver: Receiver) -> None:
+def test_wait_for_returns_the_requests_or_times_out(receiver: ScriptedReceiver) -> None:
     post(receiver.url)
     assert len(receiver.wait_for(1)) == 1
     with pytest.raises(TimeoutError, match="expected 2"):
@@ -475,7 +483,7 @@ def test_wait_for_returns_the_requests_or_times_out(receiver: Receiver) -> None:
 
 
 def test_nothing_is_logged_and_the_key_never_shows(
-    receiver: Receiver, capfd: pytest.CaptureFixture[str]
+    receiver: ScriptedReceiver, capfd: pytest.CaptureFixture[str]
 ) -> None:
     post(receiver.url)
     post(receiver.url, key="sk-wrong")
@@ -488,13 +496,13 @@ def test_nothing_is_logged_and_the_key_never_shows(
     assert SECRET_KEY not in repr(receiver)
 
 
-def test_received_json_raises_on_a_non_json_body(receiver: Receiver) -> None:
+def test_received_json_raises_on_a_non_json_body(receiver: ScriptedReceiver) -> None:
     post(receiver.url, data=b"{nope")
     with pytest.raises(ValueError, match="Expecting"):
         _ = receiver.received[0].json
 
 
-def test_received_lists_are_copies(receiver: Receiver) -> None:
+def test_received_lists_are_copies(receiver: ScriptedReceiver) -> None:
     post(receiver.url)
     receiver.received.clear()
     receiver.accepted.clear()
@@ -502,7 +510,7 @@ def test_received_lists_are_copies(receiver: Receiver) -> None:
     assert len(receiver.accepted) == 1
 
 
-def test_arrival_times_are_recorded_in_order(receiver: Receiver) -> None:
+def test_arrival_times_are_recorded_in_order(receiver: ScriptedReceiver) -> None:
     before = time.monotonic()
     post(receiver.url)
     time.sleep(0.05)

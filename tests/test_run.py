@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, SECRET_KEY, file_mode, processes_mentioning, sync_env
+from fakes import Fault, ScriptedReceiver
 
-from consolescrape.receiver import Fault, Receiver
-from consolescrape.standin import StandIn
+from consolescrape.demo.site import StandIn
 
 SESSION_KEY = "sk-ant-sid01-test-session-cookie-value"
 
@@ -113,7 +113,7 @@ def test_wrong_session_key_exits_3(cli: CLI, site: StandIn, home: Path) -> None:
 
 
 def test_run_and_sync_end_to_end(
-    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+    cli: CLI, env: dict[str, str], home: Path, receiver: ScriptedReceiver
 ) -> None:
     result = cli("run", "--json", env={**env, **sync_env(receiver)})
     assert result.code == 0, result.stderr
@@ -151,7 +151,7 @@ def test_api_source_is_preferred_when_the_endpoint_answers(
 
 
 def test_outage_keeps_the_snapshot_queued_and_exit_5_then_sync_delivers(
-    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+    cli: CLI, env: dict[str, str], home: Path, receiver: ScriptedReceiver
 ) -> None:
     receiver.script(*[Fault.answer(503)] * 50)
     result = cli("run", env={**env, **sync_env(receiver, CLAUDE_SYNC_DEADLINE="2")})
@@ -159,7 +159,7 @@ def test_outage_keeps_the_snapshot_queued_and_exit_5_then_sync_delivers(
     assert (home / "usage-data.json").exists()
     assert len(list((home / "outbox").glob("*.json"))) == 1
     receiver.script()
-    receiver_ok = Receiver(api_key=SECRET_KEY).start()
+    receiver_ok = ScriptedReceiver(api_key=SECRET_KEY).start()
     try:
         assert cli("sync", env=sync_env(receiver_ok)).code == 0
         assert len(receiver_ok.accepted) == 1
@@ -169,7 +169,7 @@ def test_outage_keeps_the_snapshot_queued_and_exit_5_then_sync_delivers(
 
 
 def test_no_sync_queues_for_a_later_sync(
-    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+    cli: CLI, env: dict[str, str], home: Path, receiver: ScriptedReceiver
 ) -> None:
     result = cli("run", "--no-sync", env={**env, **sync_env(receiver)})
     assert result.code == 0
@@ -243,7 +243,7 @@ def test_a_second_run_while_one_holds_the_lock_exits_8(
 
 
 def test_health_ping_on_success_and_on_failure(
-    cli: CLI, env: dict[str, str], site: StandIn, receiver: Receiver
+    cli: CLI, env: dict[str, str], site: StandIn, receiver: ScriptedReceiver
 ) -> None:
     ping = {"CONSOLESCRAPE_HEALTHCHECK_URL": receiver.base_url + "/ping/abc"}
     assert cli("run", env={**env, **ping}).code == 0
@@ -277,7 +277,7 @@ HINT = "page shows model rows: Fable — set CONSOLESCRAPE_MODEL_ROW=Fable"
 
 @pytest.mark.parametrize("way", ["no key", "key, --no-sync", "key, synced"])
 def test_model_row_hint_on_every_run_path_and_in_status_and_doctor(
-    cli: CLI, env: dict[str, str], site: StandIn, home: Path, receiver: Receiver, way: str
+    cli: CLI, env: dict[str, str], site: StandIn, home: Path, receiver: ScriptedReceiver, way: str
 ) -> None:
     site.set_page(Path(__file__).parent / "pages" / "fable.html")
     run_env = env if way == "no key" else {**env, **sync_env(receiver)}
@@ -295,7 +295,7 @@ def test_model_row_hint_on_every_run_path_and_in_status_and_doctor(
 
 
 def test_run_with_the_server_down_gives_up_fast_and_keeps_the_snapshot_queued(
-    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+    cli: CLI, env: dict[str, str], home: Path, receiver: ScriptedReceiver
 ) -> None:
     down = sync_env(
         receiver,
@@ -311,7 +311,7 @@ def test_run_with_the_server_down_gives_up_fast_and_keeps_the_snapshot_queued(
 
 
 def test_run_against_a_hanging_server_ends_within_its_own_sync_budget(
-    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+    cli: CLI, env: dict[str, str], home: Path, receiver: ScriptedReceiver
 ) -> None:
     receiver.script(*[Fault.hang_for(30)] * 5)
     started = time.monotonic()
@@ -322,7 +322,7 @@ def test_run_against_a_hanging_server_ends_within_its_own_sync_budget(
 
 
 def test_saved_but_not_queued_is_said_plainly(
-    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+    cli: CLI, env: dict[str, str], home: Path, receiver: ScriptedReceiver
 ) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "outbox").write_text("a file where the outbox directory belongs")
@@ -424,7 +424,7 @@ def test_a_signal_in_the_browser_phase_ends_like_any_failure(
 
 
 def test_a_signal_during_the_post_ends_like_any_failure_and_keeps_the_queue(
-    cli: CLI, env: dict[str, str], home: Path, receiver: Receiver
+    cli: CLI, env: dict[str, str], home: Path, receiver: ScriptedReceiver
 ) -> None:
     assert cli("run", "--no-sync", env={**env, **sync_env(receiver)}).code == 0
     [queued] = (home / "outbox").glob("*.json")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from consolescrape.standin import SAMPLE_PAGE, StandIn
+from consolescrape.demo.site import SAMPLE_PAGE, StandIn
 
 KEY = "standin-test-session"
 

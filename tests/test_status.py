@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import CLI, SAMPLE, SECRET_KEY, sync_env
+from fakes import ScriptedReceiver
 
 from consolescrape import model, store
-from consolescrape.receiver import Receiver
 
 
 def save(home: Path, age: timedelta, doc: dict[str, object] | None = None) -> model.Snapshot:
@@ -148,7 +148,7 @@ def test_escape_sequences_in_stored_page_text_and_messages_are_not_shown(
 
 
 def test_a_run_whose_sync_failed_shows_resolved_after_a_later_sync_succeeds(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     snapshot = save(home, timedelta(minutes=1))
     store.Outbox(home / "outbox").add(snapshot, "c" * 32)

@@ -97,15 +97,28 @@ def test_state_keeps_run_and_sync_separately(tmp_path: Path) -> None:
     store.record_outcome(path, "run", {"ok": True})
     store.record_outcome(path, "sync", {"ok": False})
     state = store.load_state(path)
-    assert state["run"]["ok"] is True and state["sync"]["ok"] is False
-    assert state["run"]["at"].endswith("Z")
+    assert state.run is not None and state.sync is not None
+    assert state.run.ok is True and state.sync.ok is False
+    assert state.run.at.endswith("Z")
     assert file_mode(path) == 0o600
+
+
+@pytest.mark.parametrize(
+    "doc",
+    ['{"run": 1}', '{"run": {"exitCode": "x", "ok": "no"}}', "[]", '"text"', '{"sync": []}'],
+)
+def test_state_of_any_shape_reads_typed(tmp_path: Path, doc: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(doc)
+    state = store.load_state(path)
+    assert state.sync is None
+    assert state.run is None or (state.run.exit_code == 1 and state.run.ok)
 
 
 def test_damaged_state_reads_as_empty(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text("{trunc")
-    assert store.load_state(path) == {}
+    assert store.load_state(path) == store.State()
 
 
 def test_lock_is_exclusive_across_processes_and_names_the_holder(tmp_path: Path) -> None:

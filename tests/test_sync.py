@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, SAMPLE, SECRET_KEY, file_mode, sync_env, write_snapshot
+from fakes import Fault, ScriptedReceiver
 
 from consolescrape import model, store
-from consolescrape.receiver import Fault, Receiver
 
 
 def queue(
@@ -38,7 +38,7 @@ def queue(
     return ids
 
 
-def sent_keys(receiver: Receiver) -> list[str | None]:
+def sent_keys(receiver: ScriptedReceiver) -> list[str | None]:
     return [r.idempotency_key for r in receiver.accepted]
 
 
@@ -50,7 +50,7 @@ def pending(home: Path) -> list[Path]:
 
 
 def test_sync_file_sends_exactly_the_payload_with_key_and_quoted_idempotency_key(
-    cli: CLI, home: Path, receiver: Receiver, tmp_path: Path
+    cli: CLI, home: Path, receiver: ScriptedReceiver, tmp_path: Path
 ) -> None:
     data = write_snapshot(
         tmp_path / "usage-data.json",
@@ -79,7 +79,7 @@ def test_sync_file_sends_exactly_the_payload_with_key_and_quoted_idempotency_key
 
 
 def test_same_snapshot_gets_same_idempotency_key_from_file_and_from_outbox(
-    cli: CLI, home: Path, receiver: Receiver, tmp_path: Path
+    cli: CLI, home: Path, receiver: ScriptedReceiver, tmp_path: Path
 ) -> None:
     [item_id] = queue(home, 1)
     doc = json.loads(pending(home)[0].read_text())
@@ -90,7 +90,7 @@ def test_same_snapshot_gets_same_idempotency_key_from_file_and_from_outbox(
 
 
 def test_sync_with_empty_outbox_says_nothing_to_sync(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     result = cli("sync", env=sync_env(receiver))
     assert result.code == 0
@@ -116,7 +116,7 @@ def test_sync_with_empty_outbox_says_nothing_to_sync(
     ],
 )
 def test_invalid_file_is_exit_2_naming_the_problem_and_nothing_is_sent(
-    cli: CLI, receiver: Receiver, tmp_path: Path, content: str, problem: str
+    cli: CLI, receiver: ScriptedReceiver, tmp_path: Path, content: str, problem: str
 ) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(content)
@@ -126,7 +126,7 @@ def test_invalid_file_is_exit_2_naming_the_problem_and_nothing_is_sent(
     assert receiver.received == []
 
 
-def test_missing_file_is_exit_2(cli: CLI, receiver: Receiver, tmp_path: Path) -> None:
+def test_missing_file_is_exit_2(cli: CLI, receiver: ScriptedReceiver, tmp_path: Path) -> None:
     result = cli("sync", "--file", str(tmp_path / "nope.json"), env=sync_env(receiver))
     assert result.code == 2
     assert "nope.json" in result.stderr
@@ -136,7 +136,7 @@ def test_missing_file_is_exit_2(cli: CLI, receiver: Receiver, tmp_path: Path) ->
 
 
 def test_outage_queues_and_later_sync_delivers_all_in_order_exactly_once(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     ids = queue(home, 3)
     down = sync_env(
@@ -161,7 +161,7 @@ def test_outage_queues_and_later_sync_delivers_all_in_order_exactly_once(
 
 
 def test_server_error_is_retried_with_the_same_idempotency_key(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     [item_id] = queue(home, 1)
     receiver.script(
@@ -174,14 +174,14 @@ def test_server_error_is_retried_with_the_same_idempotency_key(
     assert pending(home) == []
 
 
-def test_dropped_connection_is_retried(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_dropped_connection_is_retried(cli: CLI, home: Path, receiver: ScriptedReceiver) -> None:
     queue(home, 1)
     receiver.script(Fault.dropped())
     assert cli("sync", env=sync_env(receiver)).code == 0
     assert len(receiver.accepted) == 1
 
 
-def test_retry_after_is_honoured(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_retry_after_is_honoured(cli: CLI, home: Path, receiver: ScriptedReceiver) -> None:
     queue(home, 1)
     receiver.script(Fault.answer(429, headers={"Retry-After": "1"}))
     result = cli("sync", env=sync_env(receiver))
@@ -191,7 +191,7 @@ def test_retry_after_is_honoured(cli: CLI, home: Path, receiver: Receiver) -> No
 
 
 def test_retry_after_beyond_the_deadline_gives_up_at_once_and_keeps_the_item(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     queue(home, 1)
     receiver.script(Fault.answer(429, headers={"Retry-After": "3600"}))
@@ -204,7 +204,7 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once_and_keeps_the_item(
 
 
 def test_hanging_server_ends_within_the_deadline_with_exit_5(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     queue(home, 2)
     receiver.script(*[Fault.hang_for(30)] * 5)
@@ -216,7 +216,9 @@ def test_hanging_server_ends_within_the_deadline_with_exit_5(
     assert len(pending(home)) == 2
 
 
-def test_wrong_key_is_exit_6_and_stops_draining(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_wrong_key_is_exit_6_and_stops_draining(
+    cli: CLI, home: Path, receiver: ScriptedReceiver
+) -> None:
     queue(home, 3)
     env = sync_env(receiver, CLAUDE_SYNC_API_KEY="sk-wrong-key")
     result = cli("sync", env=env)
@@ -229,7 +231,7 @@ def test_wrong_key_is_exit_6_and_stops_draining(cli: CLI, home: Path, receiver: 
 
 
 def test_refused_data_moves_aside_and_draining_goes_on(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     ids = queue(home, 3)
     receiver.script(
@@ -247,7 +249,7 @@ def test_refused_data_moves_aside_and_draining_goes_on(
 
 
 def test_html_error_page_is_shown_as_a_short_excerpt(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     queue(home, 1)
     trace = "<html><head><title>Error</title></head><body><pre>" + "at x.js:1\n" * 500
@@ -259,7 +261,7 @@ def test_html_error_page_is_shown_as_a_short_excerpt(
 
 
 def test_redirect_is_not_followed_and_is_a_config_error_naming_location(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     queue(home, 1)
     elsewhere = receiver.base_url + "/moved"
@@ -271,7 +273,9 @@ def test_redirect_is_not_followed_and_is_a_config_error_naming_location(
     assert len(pending(home)) == 1
 
 
-def test_wrong_endpoint_path_is_a_config_error(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_wrong_endpoint_path_is_a_config_error(
+    cli: CLI, home: Path, receiver: ScriptedReceiver
+) -> None:
     queue(home, 1)
     result = cli("sync", env=sync_env(receiver, CLAUDE_SYNC_URL=receiver.base_url + "/api/nope"))
     assert result.code == 7
@@ -289,7 +293,9 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_connection(
     assert "plain http" in result.stderr and "CLAUDE_SYNC_ALLOW_INSECURE" in result.stderr
 
 
-def test_sync_without_a_key_is_a_config_error(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_sync_without_a_key_is_a_config_error(
+    cli: CLI, home: Path, receiver: ScriptedReceiver
+) -> None:
     queue(home, 1)
     result = cli("sync", env={"CLAUDE_SYNC_URL": receiver.url})
     assert result.code == 7
@@ -297,7 +303,9 @@ def test_sync_without_a_key_is_a_config_error(cli: CLI, home: Path, receiver: Re
     assert receiver.received == []
 
 
-def test_json_output_is_one_object_on_stdout(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_json_output_is_one_object_on_stdout(
+    cli: CLI, home: Path, receiver: ScriptedReceiver
+) -> None:
     queue(home, 2)
     result = cli("sync", "--json", env=sync_env(receiver))
     assert result.code == 0
@@ -306,7 +314,9 @@ def test_json_output_is_one_object_on_stdout(cli: CLI, home: Path, receiver: Rec
     assert doc["sync"]["sent"] == 2 and doc["sync"]["pending"] == 0
 
 
-def test_model_row_setting_fills_the_sonnet_slot(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_model_row_setting_fills_the_sonnet_slot(
+    cli: CLI, home: Path, receiver: ScriptedReceiver
+) -> None:
     fable = {
         **SAMPLE,
         "weeklyLimits": {
@@ -328,7 +338,9 @@ def test_model_row_setting_fills_the_sonnet_slot(cli: CLI, home: Path, receiver:
     assert second["weeklyLimits"]["sonnetOnly"] == {"resetsIn": "Thu 7:00 AM", "percentageUsed": 12}
 
 
-def test_state_records_the_last_sync_privately(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_state_records_the_last_sync_privately(
+    cli: CLI, home: Path, receiver: ScriptedReceiver
+) -> None:
     queue(home, 1)
     assert cli("sync", env=sync_env(receiver)).code == 0
     state = json.loads((home / "state.json").read_text())
@@ -340,7 +352,9 @@ def test_state_records_the_last_sync_privately(cli: CLI, home: Path, receiver: R
 # --- crashes and concurrency ------------------------------------------------------------------
 
 
-def test_a_sync_killed_mid_post_loses_nothing(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_a_sync_killed_mid_post_loses_nothing(
+    cli: CLI, home: Path, receiver: ScriptedReceiver
+) -> None:
     [item_id] = queue(home, 1)
     receiver.script(Fault.hang_for(20))
     proc = subprocess.Popen(
@@ -361,7 +375,7 @@ def test_a_sync_killed_mid_post_loses_nothing(cli: CLI, home: Path, receiver: Re
 
 
 def test_a_second_sync_while_one_runs_exits_8_naming_the_pid(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     queue(home, 1)
     with store.hold_lock(home / "run.lock"):
@@ -372,7 +386,9 @@ def test_a_second_sync_while_one_runs_exits_8_naming_the_pid(
     assert len(pending(home)) == 1
 
 
-def test_concurrent_syncs_never_send_a_snapshot_twice(home: Path, receiver: Receiver) -> None:
+def test_concurrent_syncs_never_send_a_snapshot_twice(
+    home: Path, receiver: ScriptedReceiver
+) -> None:
     ids = queue(home, 4)
     receiver.script(Fault.hang_for(0.5))  # keep the first process busy while the others start
     env = {**os.environ, **sync_env(receiver)}
@@ -459,7 +475,7 @@ def test_untrusted_certificate_is_a_config_error_and_ca_bundle_fixes_it(
 
 
 def test_other_permanent_refusals_move_aside_and_draining_goes_on(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     ids = queue(home, 2)
     receiver.script(Fault.answer(422, json_body={"message": "Unprocessable"}))
@@ -492,7 +508,7 @@ HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[31mInvalid data: \x07nope\x9b"
 
 
 def test_escape_sequences_in_a_refusal_never_reach_stderr_json_or_state(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     queue(home, 1)
     receiver.script(Fault.answer(400, json_body={"success": False, "message": HOSTILE}))
@@ -507,7 +523,7 @@ def test_escape_sequences_in_a_refusal_never_reach_stderr_json_or_state(
 
 
 def test_a_401_echoing_the_key_never_shows_it_in_stderr_json_or_state(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     queue(home, 1)
     echo = {"errorCode": "AUTH_INVALID", "message": f"key {SECRET_KEY} is not valid"}
@@ -521,7 +537,7 @@ def test_a_401_echoing_the_key_never_shows_it_in_stderr_json_or_state(
 
 
 def test_a_key_cut_in_half_by_the_excerpt_is_still_redacted(
-    cli: CLI, home: Path, receiver: Receiver
+    cli: CLI, home: Path, receiver: ScriptedReceiver
 ) -> None:
     queue(home, 1)
     message = "x" * 145 + SECRET_KEY  # the excerpt's cut at 160 falls inside the key
@@ -549,7 +565,7 @@ def test_a_key_cut_in_half_by_the_excerpt_is_still_redacted(
     ],
 )
 def test_a_bad_outbox_item_is_set_aside_and_the_rest_are_delivered(
-    cli: CLI, home: Path, receiver: Receiver, name: str, content: bytes, why: str
+    cli: CLI, home: Path, receiver: ScriptedReceiver, name: str, content: bytes, why: str
 ) -> None:
     ids = queue(home, 1)
     (home / "outbox" / name).write_bytes(content)
@@ -568,7 +584,9 @@ def test_a_bad_outbox_item_is_set_aside_and_the_rest_are_delivered(
     assert again.code == 0, "once set aside, the item never blocks a later sync"
 
 
-def test_an_unreadable_item_is_not_reported_as_ok(cli: CLI, home: Path, receiver: Receiver) -> None:
+def test_an_unreadable_item_is_not_reported_as_ok(
+    cli: CLI, home: Path, receiver: ScriptedReceiver
+) -> None:
     queue(home, 1)
     (home / "outbox" / "0000000009-dir.json").mkdir()
     result = cli("sync", "--json", env=sync_env(receiver))
@@ -582,7 +600,7 @@ def test_an_unreadable_item_is_not_reported_as_ok(cli: CLI, home: Path, receiver
 
 @pytest.mark.parametrize("source", ["/dev/zero", "fifo", "sparse", "directory"])
 def test_sync_file_refuses_what_is_not_a_small_regular_file_at_once(
-    cli: CLI, home: Path, receiver: Receiver, tmp_path: Path, source: str
+    cli: CLI, home: Path, receiver: ScriptedReceiver, tmp_path: Path, source: str
 ) -> None:
     path = Path(source)
     if source == "fifo":
@@ -603,7 +621,7 @@ def test_sync_file_refuses_what_is_not_a_small_regular_file_at_once(
 
 
 def test_resending_a_file_older_than_what_was_delivered_warns_naming_both_times(
-    cli: CLI, home: Path, receiver: Receiver, tmp_path: Path
+    cli: CLI, home: Path, receiver: ScriptedReceiver, tmp_path: Path
 ) -> None:
     queue(home, 1, start=10)  # 2026-11-29T01:50Z
     assert cli("sync", env=sync_env(receiver)).code == 0
@@ -618,7 +636,7 @@ def test_resending_a_file_older_than_what_was_delivered_warns_naming_both_times(
 
 @pytest.mark.parametrize("status", [400, 413, 422])
 def test_a_refused_snapshot_is_counted_the_same_by_sync_and_by_sync_file(
-    cli: CLI, receiver: Receiver, tmp_path: Path, status: int
+    cli: CLI, receiver: ScriptedReceiver, tmp_path: Path, status: int
 ) -> None:
     """One verdict per answer: a 422 is a refusal of the data wherever it is met."""
     data = write_snapshot(tmp_path / "usage-data.json")

@@ -2,35 +2,31 @@
 
 Its rules are those of docs/server-contract.md.
 
-Used by the tests and by `consolescrape demo`. It checks the key, the body size, the JSON and
-the server's own rules (`server_rules`) in its order, and records every request. `script()`
-makes the next POSTs misbehave (5xx, 429, redirects, dropped or hung connections) to exercise sync's
-failure handling. Stdlib only.
+Used by `consolescrape demo` and the tests. It checks the key, the body size, the JSON and the
+server's own rules (`server_rules`) in its order, and records every request. Misbehaving on cue
+(5xx, 429, redirects, dropped or hung connections) is a test double's job: tests/fakes.py.
+Stdlib only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hmac
 import html
 import json
 import re
-import socket
-import sys
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from consolescrape import model
+from consolescrape.demo.loopback import Loopback
 
 DEFAULT_PATH = "/api/claude/console-usage"
 #: Bodies above this are drained and then refused; past it the connection is closed unread.
@@ -67,80 +63,6 @@ class Received:
         return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
 
 
-@dataclass(frozen=True)
-class Fault:
-    """A scripted behaviour for one upcoming POST; the default is normal handling."""
-
-    status: int = 0
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    hang: float = 0.0
-    drop: bool = False
-
-    @classmethod
-    def answer(
-        cls,
-        status: int,
-        json_body: Any = None,
-        body: bytes = b"",
-        headers: Mapping[str, str] | None = None,
-    ) -> Fault:
-        """Answer with this status (and a JSON or raw body) instead of handling the request."""
-        if not 100 <= status <= 599:
-            raise ValueError(f"not an HTTP status: {status}")
-        all_headers = dict(headers or {})
-        if json_body is not None:
-            body = json.dumps(json_body).encode()
-            all_headers.setdefault("Content-Type", "application/json; charset=utf-8")
-        elif body:
-            all_headers.setdefault("Content-Type", "text/html; charset=utf-8")
-        return cls(status=status, body=body, headers=all_headers)
-
-    @classmethod
-    def hang_for(cls, seconds: float) -> Fault:
-        """Wait this long before handling the request normally (the client may time out)."""
-        return cls(hang=seconds)
-
-    @classmethod
-    def dropped(cls) -> Fault:
-        """Read the request, then close the connection without any response."""
-        return cls(drop=True)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], receiver: Receiver) -> None:
-        self.receiver = receiver
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake handlers blocked on a keep-alive read: stop() must not wait for clients."""
-        with self.connections_lock:
-            open_now = list(self.connections)
-        for conn in open_now:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeout, reset) is part of the tests, not an error worth a
-        # traceback on stderr; anything else is a receiver bug and should show.
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
 class _Dropped(Exception):
     """Close the connection without answering."""
 
@@ -150,7 +72,7 @@ class _TooLarge(Exception):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    receiver: Receiver
     protocol_version = "HTTP/1.1"
     server_version = "consolescrape-receiver/1"
     # A client that promises more body than it sends must not pin a thread forever.
@@ -162,7 +84,6 @@ class _Handler(BaseHTTPRequestHandler):
     # --- dispatch --------------------------------------------------------------------------
 
     def do_POST(self) -> None:
-        receiver = self.server.receiver
         try:
             body = self._read_body()
         except _Dropped:
@@ -174,18 +95,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._finish(*_html_error(413, "PayloadTooLargeError: request entity too large"), index)
             return
         index = self._record(body)
-        fault = receiver._next_fault()
-        if fault.hang > 0 and receiver._stopping.wait(fault.hang):
-            self.close_connection = True  # stop() cut the hang short: answer nothing
-            return
-        if fault.drop or receiver._stopping.is_set():
-            self.close_connection = True
-            return
-        if fault.status:
-            self._finish(fault.status, fault.body, dict(fault.headers), index=index)
+        if self.intercept(index) or self.receiver.stopping.is_set():
+            self.close_connection = self.close_connection or self.receiver.stopping.is_set()
             return
         status, payload, headers = self._handle(body)
         self._finish(status, payload, headers, index=index, accepted=status == 200)
+
+    def intercept(self, index: int) -> bool:
+        """A test double's chance to answer request `index` itself (True: it did)."""
+        return False
 
     def do_GET(self) -> None:
         self._not_allowed()
@@ -225,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, body: bytes) -> tuple[int, bytes, dict[str, str]]:
         """Answer a POST the way the deployed server does: route, key, size, JSON, data."""
-        receiver = self.server.receiver
+        receiver = self.receiver
         if not self._on_path():
             route = html.escape(urlsplit(self.path).path)
             return 404, *_html_error_parts(_html_page(f"Cannot POST {route}"))
@@ -261,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
     # --- plumbing ---------------------------------------------------------------------------
 
     def _on_path(self) -> bool:
-        return urlsplit(self.path).path == self.server.receiver.path
+        return urlsplit(self.path).path == self.receiver.path
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -305,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
             status=0,
             received_at=time.monotonic(),
         )
-        return self.server.receiver._arrived(request)
+        return self.receiver._arrived(request)
 
     def _finish(
         self,
@@ -318,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         # Recorded before the answer goes out, so a client that has its answer sees it recorded.
         if index is not None:
-            self.server.receiver._answered(index, status, accepted=accepted)
+            self.receiver._answered(index, status, accepted=accepted)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -440,8 +358,11 @@ def _html_error(status: int, error: str) -> tuple[int, bytes, dict[str, str]]:
     return status, *_html_error_parts(_html_page(text))
 
 
-class Receiver:
+class Receiver(Loopback):
     """The user's server, on 127.0.0.1 and a free port, for tests and the demo."""
+
+    #: The request handler; a test double may answer some requests itself (`intercept`).
+    handler: type[_Handler] = _Handler
 
     def __init__(
         self,
@@ -453,82 +374,21 @@ class Receiver:
     ) -> None:
         self.api_key = api_key
         self.path = path
-        self._host = host
-        self._port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._lock = threading.Condition()
-        self._faults: deque[Fault] = deque()
         self._received: list[Received] = []
         self._accepted_at: list[int] = []
+        handler = type("Handler", (self.handler,), {"receiver": self})
+        super().__init__(handler, host, port)
 
     def __repr__(self) -> str:
-        where = self.url if self._server is not None else "not started"
-        return f"Receiver({where})"
-
-    # --- life cycle -------------------------------------------------------------------------
-
-    def start(self) -> Receiver:
-        """Listen and serve in a background thread."""
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _Server((self._host, self._port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"receiver:{self._server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop promptly, cutting short hung handlers (their clients get no answer)."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=2)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Receiver:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """http://host:port (no trailing slash)."""
-        if self._server is None:
-            raise RuntimeError("the receiver is not started")
-        host, port = self._server.server_address[:2]
-        shown = host.decode() if isinstance(host, bytes) else host
-        return f"http://{shown}:{port}"
+        return f"Receiver({self.url})"
 
     @property
     def url(self) -> str:
         """The full endpoint URL."""
         return self.base_url + self.path
 
-    # --- scripting and inspection -----------------------------------------------------------
-
-    def script(self, *faults: Fault) -> None:
-        """The next len(faults) POSTs get these behaviours in order; then normal handling."""
-        with self._lock:
-            self._faults.extend(faults)
+    # --- inspection -------------------------------------------------------------------------
 
     @property
     def received(self) -> list[Received]:
@@ -569,7 +429,3 @@ class Receiver:
             if accepted:
                 self._accepted_at.append(index)
             self._lock.notify_all()
-
-    def _next_fault(self) -> Fault:
-        with self._lock:
-            return self._faults.popleft() if self._faults else Fault()

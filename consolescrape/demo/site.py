@@ -13,15 +13,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
-import threading
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from consolescrape.demo.loopback import Loopback
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_PAGE = SAMPLE_DIR / "usage.html"
@@ -82,7 +82,7 @@ class Scenario:
     pages: dict[str, Path] = dataclasses.field(default_factory=dict)
 
 
-class StandIn:
+class StandIn(Loopback):
     """The stand-in site on a free port of 127.0.0.1; a context manager."""
 
     def __init__(
@@ -110,13 +110,9 @@ class StandIn:
             hang=hang,
         )
         self._initial = self.scenario
-        #: Set by stop(): releases requests that hang or wait, so stopping stays fast.
-        self.stopping = threading.Event()
         #: Requests received so far, in order.
         self.requests: list[Seen] = []
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        super().__init__(type("Handler", (_Handler,), {"site": self}), host, port)
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -140,11 +136,6 @@ class StandIn:
     # --- addresses ---------------------------------------------------------------------------
 
     @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
     def url(self) -> str:
         """The usage page."""
         return self.base_url + USAGE_PATH
@@ -152,43 +143,6 @@ class StandIn:
     def paths(self) -> list[str]:
         """The paths requested so far (query strings included)."""
         return [seen.path for seen in self.requests]
-
-    # --- life cycle --------------------------------------------------------------------------
-
-    def start(self) -> StandIn:
-        self.stopping.clear()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> StandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _handler_for(site: StandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(_Handler):
-        pass
-
-    Handler.site = site
-    return Handler
 
 
 class _Handler(BaseHTTPRequestHandler):

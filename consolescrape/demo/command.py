@@ -21,8 +21,8 @@ DEMO_SESSION_KEY = "demo-session"
 def demo(settings: Settings, reporter: Reporter) -> Outcome:
     """Serve the sample page and a receiver, log in, run + sync, show the result, clean up."""
     from consolescrape import browser, history_view, status
-    from consolescrape.receiver import Receiver
-    from consolescrape.standin import StandIn
+    from consolescrape.demo.receiver import Receiver
+    from consolescrape.demo.site import StandIn
 
     key = secrets.token_urlsafe(24)
     with (
