@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +53,57 @@ ProfileOpt = Annotated[
 
 @dataclass(frozen=True)
 class Common:
-    home: Path | None
-    env_file: Path | None
-    json: bool
-    quiet: bool
-    verbose: bool
+    """The options every command takes."""
+
+    home: Path | None = None
+    env_file: Path | None = None
+    json: bool = False
+    quiet: bool = False
+    verbose: bool = False
+
+
+_COMMON_OPTIONS = (
+    ("home", HomeOpt, None),
+    ("env_file", EnvFileOpt, None),
+    ("json", JsonOpt, False),
+    ("quiet", QuietOpt, False),
+    ("verbose", VerboseOpt, False),
+)
+
+
+def with_common(*, home: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the options every command takes; it receives them as `common: Common`.
+
+    `home=False` for a command that declares its own --home (`status` takes several).
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(command)
+        hints = typing.get_type_hints(command, include_extras=True)
+        params = [
+            p.replace(annotation=hints[p.name])
+            for p in own.parameters.values()
+            if p.name != "common"
+        ]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default
+            )
+            for name, kind, default in _COMMON_OPTIONS
+            if home or name != "home"
+        ]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            shared = {name: kwargs.pop(name) for name, _, _ in _COMMON_OPTIONS if name in kwargs}
+            command(common=Common(**shared), **kwargs)
+
+        # Typer reads the options from the signature and the annotations.
+        wrapper.__signature__ = own.replace(parameters=params + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params + added}
+        return wrapper
+
+    return decorate
 
 
 def _execute(
@@ -128,7 +178,9 @@ def _tell(
 
 
 @app.command()
+@with_common()
 def run(
+    common: Common,
     url: UrlOpt = None,
     output: Annotated[
         Path | None, typer.Option("--output", help="Where to save the snapshot.")
@@ -144,11 +196,6 @@ def run(
     no_sync: Annotated[
         bool, typer.Option("--no-sync", help="Queue the snapshot but do not send it now.")
     ] = False,
-    home: HomeOpt = None,
-    env_file: EnvFileOpt = None,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
 ) -> None:
     """Scrape the usage page once, save it, and sync it (the job cron runs).
 
@@ -161,23 +208,20 @@ def run(
     options = jobs.RunOptions(output=output, headed=headed, no_sync=no_sync)
     _execute(
         "run",
-        Common(home, env_file, json, quiet, verbose),
+        common,
         {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url},
         lambda settings, reporter: jobs.run(settings, options, reporter),
     )
 
 
 @app.command()
+@with_common()
 def sync(
+    common: Common,
     file: Annotated[
         Path | None,
         typer.Option("--file", help="Send exactly this snapshot file (the outbox is untouched)."),
     ] = None,
-    home: HomeOpt = None,
-    env_file: EnvFileOpt = None,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
 ) -> None:
     """Send queued snapshots to CLAUDE_SYNC_URL, oldest first, or resend one file.
 
@@ -189,14 +233,16 @@ def sync(
 
     _execute(
         "sync",
-        Common(home, env_file, json, quiet, verbose),
+        common,
         {},
         lambda settings, reporter: jobs.sync(settings, file, reporter),
     )
 
 
 @app.command()
+@with_common()
 def login(
+    common: Common,
     session_key_stdin: Annotated[
         bool,
         typer.Option(
@@ -209,11 +255,6 @@ def login(
     timeout: Annotated[
         float, typer.Option("--timeout", help="How long to wait for you to log in, seconds.")
     ] = 300,
-    home: HomeOpt = None,
-    env_file: EnvFileOpt = None,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
 ) -> None:
     """Log the browser profile in to claude.ai once; later runs reuse it.
 
@@ -225,7 +266,7 @@ def login(
 
     _execute(
         "login",
-        Common(home, env_file, json, quiet, verbose),
+        common,
         {"profile_dir": profile_dir, "usage_url": url},
         lambda settings, reporter: jobs.login(
             settings, reporter, session_key_stdin=session_key_stdin, timeout=timeout
@@ -234,7 +275,9 @@ def login(
 
 
 @app.command()
+@with_common(home=False)
 def status(
+    common: Common,
     check: Annotated[
         bool, typer.Option("--check", help="Exit 9 when data is stale or the last run/sync failed.")
     ] = False,
@@ -249,10 +292,6 @@ def status(
             show_default=False,
         ),
     ] = None,
-    env_file: EnvFileOpt = None,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
 ) -> None:
     """Show the latest usage, its age, the last run and sync, and the outbox.
 
@@ -264,40 +303,43 @@ def status(
     from consolescrape import jobs
 
     homes = homes or []
+    common = dataclasses.replace(common, home=homes[0] if homes else None)
     if len(homes) > 1:
         from consolescrape import status as view
 
         _execute(
             "status",
-            Common(homes[0], env_file, json, quiet, verbose),
+            common,
             {},
             lambda _, reporter: view.several(
-                homes, env_file, reporter, check=check, max_age=max_age * 60, as_json=json
+                homes,
+                common.env_file,
+                reporter,
+                check=check,
+                max_age=max_age * 60,
+                as_json=common.json,
             ),
         )
     _execute(
         "status",
-        Common(homes[0] if homes else None, env_file, json, quiet, verbose),
+        common,
         {},
         lambda settings, reporter: jobs.status(
-            settings, reporter, check=check, max_age=max_age * 60, as_json=json
+            settings, reporter, check=check, max_age=max_age * 60, as_json=common.json
         ),
     )
 
 
 @app.command()
+@with_common()
 def history(
+    common: Common,
     since: Annotated[
         str, typer.Option("--since", help="How far back: 24h, 7d or 30d (any Nh or Nd).")
     ] = "7d",
     csv: Annotated[
         bool, typer.Option("--csv", help="Print the rows as CSV on stdout (for spreadsheets).")
     ] = False,
-    home: HomeOpt = None,
-    env_file: EnvFileOpt = None,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
 ) -> None:
     """Show each limit over time: a sparkline, the peak, time spent at 100 %, each reset.
 
@@ -309,24 +351,21 @@ def history(
 
     _execute(
         "history",
-        Common(home, env_file, json, quiet, verbose),
+        common,
         {},
         lambda settings, reporter: history_view.show(
-            settings, reporter, since=since, as_json=json, as_csv=csv
+            settings, reporter, since=since, as_json=common.json, as_csv=csv
         ),
     )
 
 
 @app.command()
+@with_common()
 def doctor(
+    common: Common,
     online: Annotated[
         bool, typer.Option("--online", help="Also load the usage page once to check the login.")
     ] = False,
-    home: HomeOpt = None,
-    env_file: EnvFileOpt = None,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
 ) -> None:
     """Check the set-up (browser, driver, profile, sync URL and key, endpoint) and say what to fix.
 
@@ -338,19 +377,16 @@ def doctor(
 
     _execute(
         "doctor",
-        Common(home, env_file, json, quiet, verbose),
+        common,
         {},
         lambda settings, reporter: jobs.doctor(settings, reporter, online=online),
     )
 
 
 @app.command()
+@with_common()
 def demo(
-    home: HomeOpt = None,
-    env_file: EnvFileOpt = None,
-    json: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    common: Common,
 ) -> None:
     """Run the real pipeline against a bundled sample page and a local receiver.
 
@@ -362,7 +398,7 @@ def demo(
     """
     from consolescrape.demo import command as showcase
 
-    _execute("demo", Common(home, env_file, json, quiet, verbose), {}, showcase.demo)
+    _execute("demo", common, {}, showcase.demo)
 
 
 def _print_version(value: bool) -> None:

@@ -43,6 +43,16 @@ class Secret:
         return hash(self._value)
 
 
+class InHome:
+    """A path under the settings' home: `data_file = InHome("usage-data.json")`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, settings: Settings, owner: type[Settings] | None = None) -> Path:
+        return settings.home / self.name
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -68,33 +78,17 @@ class Settings:
     #: where each value came from ("flag", "env", ".env", "default"), for `doctor`.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
+    # The files under the home (README, Files).
+    data_file = InHome("usage-data.json")
+    outbox_dir = InHome("outbox")
+    debug_dir = InHome("debug")
+    state_file = InHome("state.json")
+    lock_file = InHome("run.lock")
+    history_file = InHome("history.db")
+
     @property
     def profile(self) -> Path:
         return self.profile_dir or self.home / "profile"
-
-    @property
-    def data_file(self) -> Path:
-        return self.home / "usage-data.json"
-
-    @property
-    def outbox_dir(self) -> Path:
-        return self.home / "outbox"
-
-    @property
-    def debug_dir(self) -> Path:
-        return self.home / "debug"
-
-    @property
-    def state_file(self) -> Path:
-        return self.home / "state.json"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.home / "run.lock"
-
-    @property
-    def history_file(self) -> Path:
-        return self.home / "history.db"
 
 
 def default_home() -> Path:

@@ -39,6 +39,11 @@ class ConsolescrapeError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
 
+    def __init_subclass__(cls, code: ExitCode | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.exit_code = code
+
     def __init__(self, message: str, advice: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -49,22 +54,16 @@ class ConsolescrapeError(Exception):
         return {"message": self.message, "advice": self.advice}
 
 
-class UsageError(ConsolescrapeError):
+class UsageError(ConsolescrapeError, code=ExitCode.USAGE):
     """Bad arguments or an unreadable/invalid input file; nothing was sent."""
 
-    exit_code = ExitCode.USAGE
 
-
-class LoggedOut(ConsolescrapeError):
+class LoggedOut(ConsolescrapeError, code=ExitCode.LOGGED_OUT):
     """The usage page asks for a login."""
 
-    exit_code = ExitCode.LOGGED_OUT
 
-
-class ScrapeFailed(ConsolescrapeError):
+class ScrapeFailed(ConsolescrapeError, code=ExitCode.SCRAPE_FAILED):
     """The browser phase failed: no start, timeout, bot check, no usage section."""
-
-    exit_code = ExitCode.SCRAPE_FAILED
 
 
 class NoPlanLimits(ScrapeFailed):
@@ -83,34 +82,24 @@ class NoPlanLimits(ScrapeFailed):
         return doc
 
 
-class SyncPending(ConsolescrapeError):
+class SyncPending(ConsolescrapeError, code=ExitCode.SYNC_PENDING):
     """A transient sync failure; the data stays in the outbox."""
 
-    exit_code = ExitCode.SYNC_PENDING
 
-
-class SyncRefused(ConsolescrapeError):
+class SyncRefused(ConsolescrapeError, code=ExitCode.SYNC_REFUSED):
     """The server refused the key (401/403) or the data (400/413)."""
 
-    exit_code = ExitCode.SYNC_REFUSED
 
-
-class ConfigError(ConsolescrapeError):
+class ConfigError(ConsolescrapeError, code=ExitCode.CONFIG):
     """A setting must be fixed before this can work."""
 
-    exit_code = ExitCode.CONFIG
 
-
-class Locked(ConsolescrapeError):
+class Locked(ConsolescrapeError, code=ExitCode.LOCKED):
     """Another consolescrape process holds the lock."""
 
-    exit_code = ExitCode.LOCKED
 
-
-class CheckFailed(ConsolescrapeError):
+class CheckFailed(ConsolescrapeError, code=ExitCode.CHECK_FAILED):
     """`status --check` or `doctor` found a problem."""
-
-    exit_code = ExitCode.CHECK_FAILED
 
 
 class EnvironmentFault(ConfigError):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from consolescrape import model
+from consolescrape import model, store
 
 
 @dataclass(frozen=True)
@@ -83,18 +80,6 @@ def render(reading: Reading) -> str:
 def write(path: Path, text: str) -> None:
     """Replace `path` atomically, mode 0644: node_exporter runs as its own user and must read it.
 
-    The temporary file starts with a dot and ends in .tmp, so the collector (which reads *.prom)
-    never sees half a file.
+    Its directory is not created: a typo in the path is then a warning, not a new directory.
     """
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), 0o644)
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    store.write_atomic(path, text.encode(), mode=0o644)

@@ -54,13 +54,24 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomic(path, data, mode=0o600)
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
+    """Replace `path` with `data` all at once (a temp file in its directory, fsync, rename).
+
+    The temp file is created 0600 and given `mode` before the rename; its name starts with a
+    dot and ends in .tmp, so no reader (a collector reading *.prom) ever sees half a file.
+    """
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            if mode != 0o600:
+                os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:

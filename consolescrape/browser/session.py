@@ -117,13 +117,7 @@ class Browser:
             self._launch()
         except BaseException as exc:
             self._close()
-            if not isinstance(exc, Exception) or isinstance(exc, ConsolescrapeError):
-                raise
-            if self.expired:
-                raise self._timeout() from None
-            failure = browser_failure(exc, starting=True)
-            if failure is not None:
-                raise failure from exc
+            self._raise_as_ours(exc, starting=True)
             raise
         return self
 
@@ -141,11 +135,17 @@ class Browser:
         ):
             self._save_debug()
         self._close()
-        if exc is None or not isinstance(exc, Exception) or isinstance(exc, ConsolescrapeError):
+        if exc is not None:
+            self._raise_as_ours(exc, starting=False)
+
+    def _raise_as_ours(self, exc: BaseException, *, starting: bool) -> None:
+        """Raise what a browser-side exception means to the user (a timeout when the watchdog
+        killed the browser); return for our own errors and bugs, which propagate as they are."""
+        if not isinstance(exc, Exception) or isinstance(exc, ConsolescrapeError):
             return
         if self.expired:
             raise self._timeout() from None
-        failure = browser_failure(exc, starting=False)
+        failure = browser_failure(exc, starting=starting)
         if failure is not None:
             raise failure from exc
 

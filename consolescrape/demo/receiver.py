@@ -105,24 +105,6 @@ class _Handler(BaseHTTPRequestHandler):
         """A test double's chance to answer request `index` itself (True: it did)."""
         return False
 
-    def do_GET(self) -> None:
-        self._not_allowed()
-
-    def do_HEAD(self) -> None:
-        self._not_allowed()
-
-    def do_OPTIONS(self) -> None:
-        self._not_allowed()
-
-    def do_PUT(self) -> None:
-        self._not_allowed()
-
-    def do_PATCH(self) -> None:
-        self._not_allowed()
-
-    def do_DELETE(self) -> None:
-        self._not_allowed()
-
     def _not_allowed(self) -> None:
         try:
             body = self._read_body()
@@ -138,6 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers = 404, {}
             page = _html_page(f"Cannot {self.command} {route}")
         self._finish(status, page, {"Content-Type": "text/html; charset=utf-8", **headers}, index)
+
+    # Every other method: 405 on the endpoint's path, 404 elsewhere, as the real server does.
+    do_GET = do_HEAD = do_OPTIONS = do_PUT = do_PATCH = do_DELETE = _not_allowed
 
     # --- the server's rules ---------------------------------------------------------------
 

@@ -12,10 +12,14 @@ else. One job per module:
 
 from __future__ import annotations
 
-from consolescrape.extract.endpoint import pick_organization, read_api, snapshot_from_api
-from consolescrape.extract.page import PageKind, classify_page, read_page, snapshot_from_page
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
+
+from consolescrape.extract.endpoint import pick_organization, read_api
+from consolescrape.extract.page import PageKind, classify_page, read_page
 from consolescrape.extract.reading import NoPlanLimits, NoUsage, Reading, merge
 from consolescrape.extract.resets import local_zone, reset_text, resolve_reset
+from consolescrape.model import DEFAULT_MODEL_ROW, Snapshot
 
 __all__ = [
     "NoPlanLimits",
@@ -33,3 +37,31 @@ __all__ = [
     "snapshot_from_api",
     "snapshot_from_page",
 ]
+
+
+def snapshot_from_api(
+    usage: object, *, now: datetime, tz: tzinfo, model_row: str = DEFAULT_MODEL_ROW
+) -> Snapshot:
+    """The endpoint's answer alone as a snapshot; NoUsage when it holds no limit we can read."""
+    reading = read_api(usage, now=now, tz=tz)
+    if not reading.limits and reading.spend is None:
+        keys = ", ".join(sorted(str(k) for k in usage)) if isinstance(usage, Mapping) else ""
+        raise NoUsage(
+            f"usage answer has no limit we can read (keys: {keys or 'none'})", reading.errors
+        )
+    return merge([reading], now=now, model_row=model_row)
+
+
+def snapshot_from_page(
+    text: str,
+    meters: Sequence[float | None] = (),
+    *,
+    now: datetime,
+    tz: tzinfo,
+    model_row: str = DEFAULT_MODEL_ROW,
+) -> Snapshot:
+    """The page text alone as a snapshot; NoUsage when it shows no limit."""
+    reading = read_page(text, meters, now=now, tz=tz)
+    if not reading.limits and reading.spend is None:
+        raise NoUsage("no usage limit found in the page text", reading.errors)
+    return merge([reading], now=now, model_row=model_row)

@@ -16,16 +16,13 @@ from consolescrape.extract.reading import (
     UNUSED_TEMPLATE,
     NoUsage,
     Reading,
-    merge,
     percentage,
 )
 from consolescrape.extract.resets import reset_text, utc_now
 from consolescrape.model import (
     ALL_MODELS,
-    DEFAULT_MODEL_ROW,
     SESSION,
     Limit,
-    Snapshot,
     Spend,
     model_key,
     parse_time,
@@ -222,21 +219,6 @@ def read_api(usage: object, *, now: datetime, tz: tzinfo) -> Reading:
     if not reading.limits:
         reading.spend = _api_spend(usage)
     return reading
-
-
-def snapshot_from_api(
-    usage: object, *, now: datetime, tz: tzinfo, model_row: str = DEFAULT_MODEL_ROW
-) -> Snapshot:
-    """The endpoint's answer alone as a snapshot; NoUsage when it holds no limit we can read."""
-    reading = read_api(usage, now=now, tz=tz)
-    if not reading.limits and reading.spend is None:
-        keys = ", ".join(sorted(str(k) for k in usage)) if isinstance(usage, Mapping) else ""
-        detail = "; ".join(f"{k}: {v}" for k, v in reading.errors.items())
-        raise NoUsage(
-            f"usage answer has no limit we can read (keys: {keys or 'none'})"
-            + (f" ({detail})" if detail else "")
-        )
-    return merge([reading], now=now, model_row=model_row)
 
 
 def _api_only(org: Mapping[str, object]) -> bool:

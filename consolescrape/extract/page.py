@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from urllib.parse import urlsplit
 
-from consolescrape.extract.reading import PAGE, NoUsage, Reading, merge, percentage
+from consolescrape.extract.reading import PAGE, NoUsage, Reading, percentage
 from consolescrape.extract.resets import (
     RESETS_PREFIX,
     STATUS_RE,
@@ -20,7 +20,7 @@ from consolescrape.extract.resets import (
     squash,
     utc_now,
 )
-from consolescrape.model import DEFAULT_MODEL_ROW, SESSION, Limit, Snapshot, Spend, model_key
+from consolescrape.model import SESSION, Limit, Spend, model_key
 from consolescrape.sanitize import clean_lines
 
 
@@ -317,22 +317,6 @@ def read_page(
             continue
         reading.put(key, Limit(resets_in, percentage, resets_at), PAGE)
     return reading
-
-
-def snapshot_from_page(
-    text: str,
-    meters: Sequence[float | None] = (),
-    *,
-    now: datetime,
-    tz: tzinfo,
-    model_row: str = DEFAULT_MODEL_ROW,
-) -> Snapshot:
-    """The page text alone as a snapshot; NoUsage when it shows no limit."""
-    reading = read_page(text, meters, now=now, tz=tz)
-    if not reading.limits and reading.spend is None:
-        detail = "; ".join(f"{k}: {v}" for k, v in reading.errors.items())
-        raise NoUsage("no usage limit found in the page text" + (f" ({detail})" if detail else ""))
-    return merge([reading], now=now, model_row=model_row)
 
 
 _SPEND_RE = re.compile(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,7 +29,14 @@ PAGE = "page"
 
 
 class NoUsage(ValueError):
-    """The content has no usage limit at all (a scrape failure, not a partial result)."""
+    """The content has no usage limit at all (a scrape failure, not a partial result).
+
+    `errors` (row → why it could not be read) are named in the message.
+    """
+
+    def __init__(self, message: str, errors: Mapping[str, str] | None = None) -> None:
+        detail = "; ".join(f"{k}: {v}" for k, v in (errors or {}).items())
+        super().__init__(message + (f" ({detail})" if detail else ""))
 
 
 class NoPlanLimits(NoUsage):
@@ -121,8 +128,7 @@ def merge(
         spend = next((r.spend for r in readings if r.spend is not None), None)
         if spend is not None:
             raise NoPlanLimits(spend)
-        detail = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise NoUsage("no usage limit found" + (f" ({detail})" if detail else ""))
+        raise NoUsage("no usage limit found", errors)
     kinds = {"page" if origin == PAGE else "api" for origin in origins.values()}
     source = kinds.pop() if len(kinds) == 1 else "mixed"
     session = limits.pop(SESSION, None)
