@@ -14,7 +14,6 @@ Every figure runs against a history.db holding a year of 5-minute rows for three
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -25,13 +24,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from report import ROOT, Row, print_table, save_and_judge
+
 sys.path.insert(0, str(ROOT / "tests"))
 
-import history_rows  # noqa: E402
+import history_rows
 
 PY = sys.executable
 
@@ -96,11 +94,18 @@ def make_home(root: Path) -> Path:
     return home
 
 
+def cells(r: Row) -> tuple[str, str, str, str]:
+    """Times in milliseconds; a target in seconds is shown in milliseconds too."""
+    target = f"≤{r['target'] * 1000:g}ms" if r["unit"] == "s" else f"≤{r['target']}×"
+    ours, base = f"{r['ours'] * 1000:.1f}ms", f"{r['baseline'] * 1000:.1f}ms"
+    return ours, base, f"{r['ratio']:.2f}×", target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     rounds = parser.parse_args().rounds
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
 
     def row(name: str, ours: float, base: float, target: float, absolute: bool) -> None:
         ratio = ours / base if base else float("inf")
@@ -145,23 +150,8 @@ def main() -> None:
         without_t = median(rounds, lambda: wall(status_cmd, bare_env))
         row("status with forecast vs without history.db", status_t, without_t, 1.5, False)
 
-    print(f"{'benchmark':<58} {'ours':>9} {'baseline':>9} {'ratio':>7} {'target':>8}  met")
-    for r in rows:
-        ours = f"{r['ours'] * 1000:.1f}ms"
-        base = f"{r['baseline'] * 1000:.1f}ms"
-        target = f"≤{r['target'] * 1000:g}ms" if r["unit"] == "s" else f"≤{r['target']}×"
-        print(
-            f"{r['name']:<58} {ours:>9} {base:>9} {r['ratio']:>6.2f}× {target:>8}  "
-            f"{'yes' if r['met'] else 'NO'}"
-        )
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    saved = results / f"history-{stamp}.json"
-    saved.write_text(json.dumps({"at": stamp, "rounds": rounds, "rows": rows}, indent=2) + "\n")
-    print(f"saved {saved.relative_to(ROOT)}")
-    if not all(r["met"] for r in rows):
-        raise SystemExit(1)
+    print_table(rows, cells, name=58, target=8)
+    save_and_judge(rows, rounds, prefix="history-")
 
 
 if __name__ == "__main__":

@@ -23,15 +23,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from report import HERE, ROOT, Row, print_table, save_and_judge
 
 from consolescrape.demo.receiver import Receiver
 from consolescrape.demo.site import StandIn
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from cli_login import login_command
+
 PY = sys.executable
 SESSION = "bench-session"
 KEY = "bench-key-not-secret"
@@ -103,12 +105,20 @@ def median_of(rounds: int, fn: Callable[[], tuple[float, int]]) -> tuple[float, 
     return statistics.median(r[0] for r in results), max(r[1] for r in results)
 
 
+def cells(r: Row) -> tuple[str, str, str, str]:
+    """Seconds or MiB with two decimals; the late-content row has no baseline or ratio."""
+    base = f"{r['baseline']:.2f}" if r["baseline"] is not None else "-"
+    ratio = f"{r['ratio']:.2f}×" if r["ratio"] is not None else "-"
+    target = f"≤{r['target']}" + ("×" if r["ratio"] is not None else r["unit"])
+    return f"{r['ours']:.2f}{r['unit'][0]}", base, ratio, target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     rounds = args.rounds
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
 
     def row(name: str, ours: float, base: float, target: float, unit: str = "s") -> None:
         ratio = ours / base if base else float("inf")
@@ -129,16 +139,7 @@ def main() -> None:
         env = {"CONSOLESCRAPE_HOME": str(home), "CLAUDE_SYNC_API_KEY": ""}
         with StandIn(session_key=SESSION) as site:
             subprocess.run(
-                [
-                    PY,
-                    "-m",
-                    "consolescrape",
-                    "login",
-                    "--session-key-stdin",
-                    "--url",
-                    site.url,
-                    "--quiet",
-                ],
+                login_command(site.url, "--quiet"),
                 input=SESSION.encode(),
                 env={**os.environ, **env},
                 check=True,
@@ -215,23 +216,8 @@ def main() -> None:
             )
             row("sync --file vs bare requests POST", sync_t, post_t, 1.6)
 
-    print(f"{'benchmark':<48} {'ours':>9} {'baseline':>9} {'ratio':>7} {'target':>7}  met")
-    for r in rows:
-        base = f"{r['baseline']:.2f}" if r["baseline"] is not None else "-"
-        ratio = f"{r['ratio']:.2f}×" if r["ratio"] is not None else "-"
-        target = f"≤{r['target']}" + ("×" if r["ratio"] is not None else r["unit"])
-        print(
-            f"{r['name']:<48} {r['ours']:>8.2f}{r['unit'][0]} {base:>9} {ratio:>7} "
-            f"{target:>7}  {'yes' if r['met'] else 'NO'}"
-        )
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = results / f"{stamp}.json"
-    out.write_text(json.dumps({"at": stamp, "rounds": rounds, "rows": rows}, indent=2) + "\n")
-    print(f"saved {out.relative_to(ROOT)}")
-    if not all(r["met"] for r in rows):
-        raise SystemExit(1)
+    print_table(rows, cells, name=48, target=7)
+    save_and_judge(rows, rounds)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Shared fixtures: a hermetic home, the real test receiver, and the real CLI in a subprocess."""
+"""Shared fixtures: a hermetic home, the real test receiver, the real CLI in a subprocess, and
+the stand-in site with a profile logged in to it."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_login import login_command
 from fakes import ScriptedReceiver
+
+from consolescrape.demo.site import StandIn
 
 #: The API key used by every test; asserted absent from every captured output.
 SECRET_KEY = "sk-test-7Hq2-never-print-me-91c"
+
+#: The session cookie the stand-in site accepts; asserted absent from the login's output.
+SESSION_KEY = "sk-ant-sid01-test-session-cookie-value"
 
 SAMPLE = {
     "currentSession": {"resetsIn": "2 hr 42 min", "percentageUsed": 47},
@@ -28,6 +35,14 @@ SAMPLE = {
     "isPartial": False,
     "source": "page",
 }
+
+#: Weekly rows as the usage page labels them, with the key each is stored under.
+MODEL_ROWS = [
+    ("Sonnet only", "sonnetOnly"),
+    ("Opus only", "opusOnly"),
+    ("Fable", "fableOnly"),
+    ("Claude Design", "claudeDesignOnly"),
+]
 
 
 @dataclass
@@ -57,6 +72,31 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def receiver() -> Iterator[ScriptedReceiver]:
     with ScriptedReceiver(api_key=SECRET_KEY) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[StandIn]:
+    """The stand-in site, one per test module (tests that change it reset it)."""
+    with StandIn(session_key=SESSION_KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def profile(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One profile logged in to `site` by the real `consolescrape login`, shared by the tests of
+    a module (they run one at a time)."""
+    path = tmp_path_factory.mktemp("logged-in") / "profile"
+    done = subprocess.run(
+        login_command(site.url, "--profile-dir", str(path), "--home", str(path.parent / "home")),
+        input=SESSION_KEY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert SESSION_KEY not in done.stdout + done.stderr
+    return path
 
 
 CLI = Callable[..., Result]

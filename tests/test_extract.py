@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import MODEL_ROWS
 
 from consolescrape.extract import (
     NoPlanLimits,
@@ -80,23 +81,27 @@ MAX_PAGE = page(
     "Last updated: just now",
 )
 
+#: The session and Sonnet rows as both the Max page and the endpoint's answers give them.
+SESSION_47 = {
+    "resetsIn": "2 hr 42 min",
+    "percentageUsed": 47,
+    "resetsAt": "2026-11-26T08:12:00.000Z",
+}
+SONNET_10 = {
+    "resetsIn": "Sat 12:00 PM",
+    "percentageUsed": 10,
+    "resetsAt": "2026-11-28T11:00:00.000Z",
+}
+
 MAX_EXPECTED = {
-    "currentSession": {
-        "resetsIn": "2 hr 42 min",
-        "percentageUsed": 47,
-        "resetsAt": "2026-11-26T08:12:00.000Z",
-    },
+    "currentSession": SESSION_47,
     "weeklyLimits": {
         "allModels": {
             "resetsIn": "Thu 7:00 AM",
             "percentageUsed": 31,
             "resetsAt": "2026-11-26T06:00:00.000Z",
         },
-        "sonnetOnly": {
-            "resetsIn": "Sat 12:00 PM",
-            "percentageUsed": 10,
-            "resetsAt": "2026-11-28T11:00:00.000Z",
-        },
+        "sonnetOnly": SONNET_10,
     },
     "lastUpdated": "2026-11-26T05:30:00.000Z",
     "isPartial": False,
@@ -229,16 +234,7 @@ def test_status_line_without_percent_line_means_zero() -> None:
     assert read(text)["weeklyLimits"]["sonnetOnly"]["percentageUsed"] == 0
 
 
-@pytest.mark.parametrize(
-    ("label", "key"),
-    [
-        ("Sonnet only", "sonnetOnly"),
-        ("Opus only", "opusOnly"),
-        ("Fable", "fableOnly"),
-        ("Claude Design", "claudeDesignOnly"),
-        ("Mythos", "mythosOnly"),
-    ],
-)
+@pytest.mark.parametrize(("label", "key"), [*MODEL_ROWS, ("Mythos", "mythosOnly")])
 def test_model_rows_get_the_same_keys_as_the_endpoint(label: str, key: str) -> None:
     text = page("Weekly limits", "All models", "Resets Thu 7:00 AM", "31% used", label)
     text += "\nResets Sat 12:00 PM\n10% used"
@@ -472,22 +468,14 @@ LIMITS_ANSWER: dict[str, Any] = {
 def test_limits_list_is_read_into_a_full_snapshot() -> None:
     doc = to_json(read_api(LIMITS_ANSWER))
     assert doc == {
-        "currentSession": {
-            "resetsIn": "2 hr 42 min",
-            "percentageUsed": 47,
-            "resetsAt": "2026-11-26T08:12:00.000Z",
-        },
+        "currentSession": SESSION_47,
         "weeklyLimits": {
             "allModels": {
                 "resetsIn": "Sat 7:00 AM",
                 "percentageUsed": 31,
                 "resetsAt": "2026-11-28T06:00:00.000Z",
             },
-            "sonnetOnly": {
-                "resetsIn": "Sat 12:00 PM",
-                "percentageUsed": 10,
-                "resetsAt": "2026-11-28T11:00:00.000Z",
-            },
+            "sonnetOnly": SONNET_10,
             "fableOnly": {"resetsIn": "You haven’t used Fable yet", "percentageUsed": 0},
         },
         "lastUpdated": "2026-11-26T05:30:00.000Z",

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 import tomllib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,13 +18,11 @@ from typing import Any
 import pytest
 from conftest import CLI, SECRET_KEY
 
-from consolescrape import browser, model
-from consolescrape.config import Settings
+from consolescrape import model
 from consolescrape.demo.site import StandIn
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES: list[dict[str, Any]] = tomllib.loads((FIXTURES / "cases.toml").read_text())["case"]
-KEY = "fixture-session-5150"
 _TIME = re.compile(r"\{\{([+-])(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?\}\}")
 
 
@@ -41,27 +37,6 @@ def with_times(doc: Any, now: datetime) -> Any:
         delta = timedelta(days=days, hours=hours, minutes=minutes, seconds=30)
         return (now + delta if m[1] == "+" else now - delta).isoformat()
     return doc
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[StandIn]:
-    with StandIn(session_key=KEY) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def profile(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One logged-in profile shared by every case (each case has a home of its own)."""
-    home = tmp_path_factory.mktemp("fixtures")
-    driver = shutil.which("chromedriver")
-    settings = Settings(
-        home=home,
-        chromedriver=Path(driver) if driver else None,
-        timeout=30.0,
-        usage_url=site.url,
-    )
-    browser.login_with_session_key(settings, KEY)
-    return settings.profile
 
 
 def configure(site: StandIn, case: dict[str, Any]) -> None:

@@ -22,7 +22,6 @@ from fakes import ScriptedReceiver
 from consolescrape import history
 from consolescrape.demo.site import StandIn
 
-SESSION_KEY = "sk-ant-sid01-history-test-session"
 #: The notifier: appends what it read on stdin (and its pid, and whether it saw the key) to
 #: $ALERT_LOG, then sleeps $ALERT_SLEEP seconds and exits $ALERT_EXIT.
 NOTIFIER = """
@@ -35,31 +34,6 @@ with open(os.environ["ALERT_LOG"], "a") as log:
 time.sleep(float(os.environ.get("ALERT_SLEEP", "0")))
 sys.exit(int(os.environ.get("ALERT_EXIT", "0")))
 """
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[StandIn]:
-    with StandIn(session_key=SESSION_KEY) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def profile(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("history-run") / "profile"
-    home = path.parent / "home"
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "consolescrape", "login", "--session-key-stdin"),
-            *("--url", site.url, "--profile-dir", str(path), "--home", str(home)),
-        ],
-        input=SESSION_KEY,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return path
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from conftest import MODEL_ROWS
 
 from consolescrape import model
 from consolescrape.model import Limit, Snapshot
@@ -82,10 +83,7 @@ DELETE = object()
 @pytest.mark.parametrize(
     ("label", "key"),
     [
-        ("Sonnet only", "sonnetOnly"),
-        ("Opus only", "opusOnly"),
-        ("Fable", "fableOnly"),
-        ("Claude Design", "claudeDesignOnly"),
+        *MODEL_ROWS,
         ("All models", "allModels"),
         ("Sonnet only   ", "sonnetOnly"),
         ("  Fable ", "fableOnly"),

@@ -14,47 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CLI, SECRET_KEY, file_mode, processes_mentioning, sync_env
+from conftest import CLI, SECRET_KEY, SESSION_KEY, file_mode, processes_mentioning, sync_env
 from fakes import Fault, ScriptedReceiver
 
 from consolescrape.demo.site import StandIn
-
-SESSION_KEY = "sk-ant-sid01-test-session-cookie-value"
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[StandIn]:
-    with StandIn(session_key=SESSION_KEY) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def profile(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One logged-in profile shared by the tests of this module (they run one at a time)."""
-    path = tmp_path_factory.mktemp("shared") / "profile"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "consolescrape",
-            "login",
-            "--session-key-stdin",
-            "--url",
-            site.url,
-            "--profile-dir",
-            str(path),
-            "--home",
-            str(path.parent / "home"),
-        ],
-        input=SESSION_KEY,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert SESSION_KEY not in done.stdout + done.stderr
-    return path
 
 
 @pytest.fixture
@@ -356,21 +319,30 @@ def test_a_refused_session_key_keeps_the_working_session(
     assert result.code == 0, result.stderr
 
 
-def test_two_homes_on_one_profile_never_kill_each_others_browser(
-    cli: CLI, env: dict[str, str], site: StandIn, profile: Path, tmp_path: Path
-) -> None:
+def start_run_on_a_hanging_page(
+    site: StandIn, env: dict[str, str], *options: str, stdout: int = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
+    """`consolescrape run` in the background against a usage page that never answers, returned
+    once its browser has asked for that page (up to 30 s): the run is in its browser phase."""
     site.configure(hang=True)
     asked = len(site.paths())
-    first = subprocess.Popen(
-        [sys.executable, "-m", "consolescrape", "run", "--home", str(tmp_path / "a")],
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consolescrape", "run", *options],
         env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
     )
     until = time.monotonic() + 30
     while "/settings/usage" not in site.paths()[asked:] and time.monotonic() < until:
         time.sleep(0.05)
+    return proc
+
+
+def test_two_homes_on_one_profile_never_kill_each_others_browser(
+    cli: CLI, env: dict[str, str], site: StandIn, profile: Path, tmp_path: Path
+) -> None:
+    first = start_run_on_a_hanging_page(site, env, "--home", str(tmp_path / "a"))
     chrome = processes_mentioning(profile)
     assert chrome, "the first run's browser is up"
     second = cli("run", "--json", "--home", str(tmp_path / "b"), env=env)
@@ -398,18 +370,9 @@ def _lock_is_free(path: Path) -> bool:
 def test_a_signal_in_the_browser_phase_ends_like_any_failure(
     env: dict[str, str], site: StandIn, profile: Path, home: Path, sig: signal.Signals
 ) -> None:
-    site.configure(hang=True)
-    asked = len(site.paths())
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "consolescrape", "run", "--json", "--timeout", "60"],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_run_on_a_hanging_page(
+        site, env, "--json", "--timeout", "60", stdout=subprocess.PIPE
     )
-    until = time.monotonic() + 30
-    while "/settings/usage" not in site.paths()[asked:] and time.monotonic() < until:
-        time.sleep(0.05)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 128 + sig, err
