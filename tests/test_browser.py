@@ -149,93 +149,77 @@ def scrape(settings: Settings, site: StandIn, **changes: Any) -> Snapshot:
 
 # --- what the pages say --------------------------------------------------------------------------
 
+Limits = dict[str, tuple[str, int]]
+
+
+def case(
+    page: str | Path, expected: Limits, *, model_row: str = "Sonnet", partial: bool = False
+) -> tuple[Path, str, Limits, bool]:
+    """A page (a file in tests/pages, or a full path), the model row configured, the limits it
+    reads as, and whether the snapshot is partial."""
+    return PAGES / page, model_row, expected, partial
+
+
+#: fable.html: a Fable row where the Sonnet row usually is.
+FABLE = {
+    "currentSession": ("4 hr 10 min", 30),
+    "allModels": ("Wed 8:00 AM", 18),
+    "fableOnly": ("Wed 8:00 AM", 26),
+}
+
 PAGE_CASES = {
-    "sample (Max, meters, sidebar with '0% used')": (SAMPLE_PAGE, "Sonnet", SAMPLE, False),
-    "Team layout": (
-        PAGES / "team.html",
-        "Sonnet",
+    "sample (Max, meters, sidebar with '0% used')": case(SAMPLE_PAGE, SAMPLE),
+    "Team layout": case(
+        "team.html",
         {
             "currentSession": ("3 hr 5 min", 12),
             "allModels": ("Mon 9:00 AM", 40),
             "sonnetOnly": ("Mon 9:00 AM", 22),
         },
-        False,
     ),
-    "legacy progressbar, Opus row": (
-        PAGES / "progressbar.html",
-        "Opus",
+    "legacy progressbar, Opus row": case(
+        "progressbar.html",
         {
             "currentSession": ("29 min", 5),
             "allModels": ("Tue 5:00 PM", 64),
             "opusOnly": ("Tue 5:00 PM", 88),
         },
-        False,
+        model_row="Opus",
     ),
-    "24-hour clock": (
-        PAGES / "clock24.html",
-        "Sonnet",
+    "24-hour clock": case(
+        "clock24.html",
         {
             "currentSession": ("18 hr 9 min", 73),
             "allModels": ("Fri 19:00", 55),
             "sonnetOnly": ("Sat, Aug 1", 3),
         },
-        False,
     ),
-    "text running together": (
-        PAGES / "runtogether.html",
-        "Sonnet",
+    "text running together": case(
+        "runtogether.html",
         {
             "currentSession": ("2 hr 53 min", 97),
             "allModels": ("Mar 1", 43),
             "sonnetOnly": ("Mar 2", 9),
         },
-        False,
     ),
-    "nothing used yet": (
-        PAGES / "unused.html",
-        "Sonnet",
+    "nothing used yet": case(
+        "unused.html",
         {
             "currentSession": ("Starts when a message is sent", 0),
             "allModels": ("Thu 7:00 AM", 2),
             "sonnetOnly": ("You haven’t used Sonnet yet", 0),
         },
-        False,
     ),
-    "session only": (
-        PAGES / "session_only.html",
-        "Sonnet",
-        {"currentSession": ("1 hr", 81)},
-        True,
-    ),
-    "Fable row, Sonnet configured": (
-        PAGES / "fable.html",
-        "Sonnet",
-        {
-            "currentSession": ("4 hr 10 min", 30),
-            "allModels": ("Wed 8:00 AM", 18),
-            "fableOnly": ("Wed 8:00 AM", 26),
-        },
-        True,
-    ),
-    "Fable row, Fable configured": (
-        PAGES / "fable.html",
-        "Fable",
-        {
-            "currentSession": ("4 hr 10 min", 30),
-            "allModels": ("Wed 8:00 AM", 18),
-            "fableOnly": ("Wed 8:00 AM", 26),
-        },
-        False,
-    ),
-    "content rendered 1.5 s after load": (
-        PAGES / "late.html",
-        "Sonnet",
+    "session only": case("session_only.html", {"currentSession": ("1 hr", 81)}, partial=True),
+    "Fable row, Sonnet configured": case("fable.html", FABLE, partial=True),
+    "Fable row, Fable configured": case("fable.html", FABLE, model_row="Fable"),
+    "content rendered 1.5 s after load": case(
+        "late.html",
         {
             "currentSession": ("4 hr 1 min", 62),
             "allModels": ("Thu 7:00 AM", 35),
             "sonnetOnly": ("Sat 12:00 PM", 12),
         },
-        False,
     ),
 }
 
@@ -248,7 +232,7 @@ def test_page_reads_as_expected(
     logged_in: Settings,
     page: Path,
     model_row: str,
-    expected: dict[str, tuple[str, int]],
+    expected: Limits,
     partial: bool,
 ) -> None:
     site.set_page(page)

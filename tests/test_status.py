@@ -21,6 +21,12 @@ def save(home: Path, age: timedelta, doc: dict[str, object] | None = None) -> mo
     return snapshot
 
 
+def record_failure(home: Path, command: str, exit_code: int, message: str, **more: object) -> None:
+    """state.json says the last `command` failed with this exit code and message."""
+    outcome = {"ok": False, "exitCode": exit_code, "message": message, **more}
+    store.record_outcome(home / "state.json", command, outcome)
+
+
 def test_fresh_data_shows_a_bar_per_limit_and_check_passes(cli: CLI, home: Path) -> None:
     save(home, timedelta(minutes=2))
     store.record_outcome(
@@ -58,11 +64,7 @@ def test_status_without_check_only_reports(cli: CLI, home: Path) -> None:
 
 def test_failed_last_run_fails_the_check_and_names_the_fix(cli: CLI, home: Path) -> None:
     save(home, timedelta(minutes=1))
-    store.record_outcome(
-        home / "state.json",
-        "run",
-        {"ok": False, "exitCode": 3, "message": "the usage page asks for a login"},
-    )
+    record_failure(home, "run", 3, "the usage page asks for a login")
     result = cli("status", "--check")
     assert result.code == 9
     assert "last run failed (exit 3)" in result.stderr
@@ -74,11 +76,7 @@ def test_pending_outbox_and_failed_sync_show_in_json(cli: CLI, home: Path) -> No
     outbox = store.Outbox(home / "outbox")
     outbox.add(snapshot, "a" * 32)
     outbox.add(snapshot, "b" * 32)
-    store.record_outcome(
-        home / "state.json",
-        "sync",
-        {"ok": False, "exitCode": 5, "message": "sync failed: connection refused"},
-    )
+    record_failure(home, "sync", 5, "sync failed: connection refused")
     result = cli("status", "--json", "--check", env={"CLAUDE_SYNC_API_KEY": SECRET_KEY})
     assert result.code == 9
     doc = result.json
@@ -113,11 +111,7 @@ def test_model_row_mismatch_is_shown_with_the_setting_that_fixes_it(cli: CLI, ho
 
 def test_an_old_sync_failure_is_no_problem_when_sync_is_off(cli: CLI, home: Path) -> None:
     save(home, timedelta(minutes=1))
-    store.record_outcome(
-        home / "state.json",
-        "sync",
-        {"ok": False, "exitCode": 7, "message": "no API key: CLAUDE_SYNC_API_KEY is not set"},
-    )
+    record_failure(home, "sync", 7, "no API key: CLAUDE_SYNC_API_KEY is not set")
     assert cli("status", "--check").code == 0
     assert cli("status", "--check", env={"CLAUDE_SYNC_API_KEY": "k"}).code == 9
 
@@ -137,9 +131,7 @@ def test_escape_sequences_in_stored_page_text_and_messages_are_not_shown(
             },
         },
     )
-    store.record_outcome(
-        home / "state.json", "run", {"ok": False, "exitCode": 6, "message": f"refused{hostile}"}
-    )
+    record_failure(home, "run", 6, f"refused{hostile}")
     result = cli("status", "--check")
     assert result.code == 9
     assert "Thu 7:00 AM" in result.stderr and "refused" in result.stderr
@@ -153,15 +145,12 @@ def test_a_run_whose_sync_failed_shows_resolved_after_a_later_sync_succeeds(
     snapshot = save(home, timedelta(minutes=1))
     store.Outbox(home / "outbox").add(snapshot, "c" * 32)
     # What `run` records when the server refused the key in its sync phase.
-    store.record_outcome(
-        home / "state.json",
+    record_failure(
+        home,
         "run",
-        {
-            "ok": False,
-            "exitCode": 6,
-            "message": "the server refused the API key (HTTP 401: AUTH_INVALID)",
-            "sync": {"sent": 0, "rejected": 0, "pending": 1, "attempts": 1, "error": "refused"},
-        },
+        6,
+        "the server refused the API key (HTTP 401: AUTH_INVALID)",
+        sync={"sent": 0, "rejected": 0, "pending": 1, "attempts": 1, "error": "refused"},
     )
     env = sync_env(receiver)
     assert cli("status", "--check", env=env).code == 9

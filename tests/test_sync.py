@@ -64,15 +64,8 @@ def test_sync_file_sends_exactly_the_payload_with_key_and_quoted_idempotency_key
     [got] = receiver.accepted
     assert got.headers["X-API-Key"] == SECRET_KEY
     assert got.headers["Content-Type"] == "application/json"
-    assert got.json == {
-        "currentSession": {"resetsIn": "2 hr 42 min", "percentageUsed": 47},
-        "weeklyLimits": {
-            "allModels": {"resetsIn": "Thu 7:00 AM", "percentageUsed": 31},
-            "sonnetOnly": {"resetsIn": "Sat 12:00 PM", "percentageUsed": 10},
-        },
-        "lastUpdated": "2026-11-29T01:17:41.123Z",
-        "isPartial": False,
-    }
+    # The server's contract only: no opusOnly row (not the configured one), no local `source`.
+    assert got.json == {key: value for key, value in SAMPLE.items() if key != "source"}
     key = got.idempotency_key
     assert key is not None and key.startswith('"') and key.endswith('"') and len(key) > 10
     assert not (home / "outbox").exists(), "sync --file must not touch the outbox"
