@@ -90,25 +90,13 @@ class StandIn(Loopback):
         page: str | Path = SAMPLE_PAGE,
         *,
         session_key: str = "demo-session",
-        api: object | None = None,
-        api_status: int = 200,
-        redirect_to: str | None = None,
-        bot_check: bool = False,
-        content_delay: float = 0.0,
-        hang: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        **scenario: Any,
     ) -> None:
+        """`scenario`: any Scenario field to start with, e.g. StandIn(hang=True)."""
         self.session_key = session_key
-        self.scenario = Scenario(
-            page=Path(page),
-            api=api,
-            api_status=api_status,
-            redirect_to=redirect_to,
-            bot_check=bot_check,
-            content_delay=content_delay,
-            hang=hang,
-        )
+        self.scenario = Scenario(page=Path(page), **scenario)
         self._initial = self.scenario
         #: Requests received so far, in order.
         self.requests: list[Seen] = []
