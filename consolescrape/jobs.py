@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consolescrape import model, sanitize, signals, store, tracking, version
-from consolescrape.config import Settings
+from consolescrape.config import Secret, Settings
 from consolescrape.errors import (
     LOGIN_ADVICE,
     CheckFailed,
@@ -273,6 +273,8 @@ def login(
             value = sys.stdin.readline().strip()
             if not value:
                 raise UsageError("--session-key-stdin: nothing was read from standard input")
+            # Like the API key, the session value is redacted from every line and the result.
+            reporter.secrets.append(Secret(value))
             browser.login_with_session_key(settings, value)
         else:
             reporter.info(
