@@ -14,7 +14,6 @@ Every figure runs against a history.db holding a year of 5-minute rows for three
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from report import ROOT, Row, print_table, save_and_judge
+from report import ROOT, Row, child_env, print_table, save_and_judge
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -33,31 +32,26 @@ import history_rows
 
 PY = sys.executable
 
-#: Run in a fresh interpreter, as cron's run is: the first after_scrape pays the import of
-#: sqlite3 and of history/alerts, on top of what a run has already imported by then.
+#: Run in a fresh interpreter, as cron's run is. A run starts loading sqlite3 and the history
+#: modules in the background as its browser phase begins (tracking.preload), and that phase
+#: takes most of a second: the probe waits for the preload as a run's browser phase does, so
+#: what it times is what the write adds to a run.
 WRITE_PROBE = """
 import sys, time
 from pathlib import Path
-from consolescrape import browser, config, jobs, model, store, sync
+from consolescrape import browser, config, jobs, model, store, sync, tracking
 from consolescrape.output import Reporter
 home = Path(sys.argv[1])
 settings = config.load({"home": home}, environ={"CONSOLESCRAPE_ALERT_AT": "80,95"})
+tracking.preload(settings).join()
 snapshot = store.load_snapshot(settings.data_file)
 started = time.perf_counter()
 store.save_snapshot(home / "copy.json", snapshot)
 saved = time.perf_counter() - started
-from consolescrape import tracking
 started = time.perf_counter()
 tracking.after_scrape(settings, snapshot, Reporter(quiet=True))
 print(saved, time.perf_counter() - started)
 """
-
-
-def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Our environment, but with bytecode caching on as in any installed copy: with
-    PYTHONDONTWRITEBYTECODE set, every module is compiled anew in every process."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return {**env, **(extra or {})}
 
 
 def wall(cmd: list[str], env: dict[str, str]) -> float:

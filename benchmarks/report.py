@@ -4,6 +4,7 @@ benchmarks/results/, and exit status 1 when any target was missed."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,3 +42,11 @@ def save_and_judge(rows: list[Row], rounds: int, prefix: str = "") -> None:
     print(f"saved {saved.relative_to(ROOT)}")
     if not all(r["met"] for r in rows):
         raise SystemExit(1)
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Our environment, but with bytecode caching on as in any installed copy: with
+    PYTHONDONTWRITEBYTECODE set (this machine sets it), every module of ours would be compiled
+    anew in every process, which no user's run does."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **(extra or {})}

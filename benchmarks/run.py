@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from report import HERE, ROOT, Row, print_table, save_and_judge
+from report import HERE, ROOT, Row, child_env, print_table, save_and_judge
 
 from consolescrape.demo.receiver import Receiver
 from consolescrape.demo.site import StandIn
@@ -79,7 +79,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int
     peak = 0
     started = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, env=child_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     done = threading.Event()
 
@@ -141,7 +141,7 @@ def main() -> None:
             subprocess.run(
                 login_command(site.url, "--quiet"),
                 input=SESSION.encode(),
-                env={**os.environ, **env},
+                env=child_env(env),
                 check=True,
             )
             profile = str(home / "profile")

@@ -158,6 +158,7 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
                     f"not logged in yet: there is no browser profile at {settings.profile}",
                     LOGIN_ADVICE,
                 )
+            tracking.preload(settings)
             snapshot = browser.scrape(settings, headed=options.headed)
             outcome.durations["browser"] = time.monotonic() - started
             target = options.output or settings.data_file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import traceback
@@ -107,8 +106,7 @@ def print_result(
         doc["sync"] = sync
     if error is not None:
         doc["error"] = error
-    doc = sanitize.scrub_all(doc, secrets or [])
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    sys.stdout.write(sanitize.dumps(doc, secrets or []) + "\n")
     sys.stdout.flush()
 
 

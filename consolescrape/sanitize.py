@@ -7,6 +7,7 @@ it reaches stderr, the `--json` result or `state.json`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 REDACTED = "[redacted]"
+#: A control character as json.dumps writes it: escaped below 0x20 (plain substring tests,
+#: much faster than one regex over a large text), raw from 0x7f.
+_JSON_ESCAPES = ("\\u00", "\\b", "\\f", "\\n", "\\r", "\\t")
+_RAW_CONTROLS = re.compile(r"[\x7f-\x9f]")
 
 
 def clean(text: str) -> str:
@@ -33,11 +38,29 @@ def clean_lines(text: str) -> str:
 
 def scrub(text: str, secrets: Iterable[Secret | None] = ()) -> str:
     """`clean` text with every secret's value replaced, whatever the text's origin."""
-    text = clean(text)  # first: an escape sequence inside the key must not hide it
+    if _CONTROLS.search(text) is not None:
+        text = clean(text)  # first: an escape sequence inside the key must not hide it
     for secret in secrets:
         if secret is not None and secret.reveal():
             text = text.replace(secret.reveal(), REDACTED)
     return text
+
+
+def dumps(doc: Any, secrets: Iterable[Secret | None] = ()) -> str:
+    """`doc` as JSON text with every string in it scrubbed.
+
+    Serialised once and checked as a whole first: a large document (a year of `history`) with
+    nothing to scrub, the usual case, is not walked string by string.
+    """
+    secrets = list(secrets)
+    text = json.dumps(doc, ensure_ascii=False)
+    values = [s.reveal() for s in secrets if s is not None and s.reveal()]
+    unsafe = any(e in text for e in _JSON_ESCAPES) or (
+        not text.isascii() and _RAW_CONTROLS.search(text) is not None
+    )
+    if not unsafe and not any(v in text for v in values):
+        return text
+    return json.dumps(scrub_all(doc, secrets), ensure_ascii=False)
 
 
 def scrub_all(doc: Any, secrets: Iterable[Secret | None] = ()) -> Any:

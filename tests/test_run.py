@@ -408,4 +408,3 @@ def test_a_signal_during_the_post_ends_like_any_failure_and_keeps_the_queue(
     assert state["sync"]["exitCode"] == 143 and "SIGTERM" in state["sync"]["message"]
     assert queued.exists(), "the snapshot stays queued"
     assert _lock_is_free(home / "run.lock")
-
