@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from consolescrape.errors import ConsolescrapeError, ExitCode, environment_fault
+from consolescrape.errors import ConsolescrapeError, ExitCode, Stopped, environment_fault
 
 if TYPE_CHECKING:
     from consolescrape.output import Reporter
@@ -116,10 +117,20 @@ def _execute(
     reporter = Reporter(quiet=common.quiet or common.json, verbose=common.verbose)
     # From here a signal is an error like any other (exit 128 + N), and while the result is
     # being told it waits, so the one JSON object is always whole.
+    told_result = False
     with signals.handled():
-        code, data, sync, error, told = _outcome(common, flags, job, reporter)
-        with signals.deferred():
-            _tell(command, common, reporter, code, data, sync, error, told=told)
+        try:
+            code, data, sync, error, told = _outcome(common, flags, job, reporter)
+            with signals.deferred():
+                _tell(command, common, reporter, code, data, sync, error, told=told)
+                told_result = True
+        except Stopped as stop:
+            # A signal after the result was told changes nothing: the command had finished.
+            # One before it (between the job's end and the telling) is the command's result.
+            if not told_result:
+                code = stop.exit_code
+                with contextlib.suppress(Stopped), signals.deferred():
+                    _tell(command, common, reporter, code, None, None, stop, told=False)
     raise typer.Exit(int(code))
 
 
@@ -253,7 +264,10 @@ def login(
     url: UrlOpt = None,
     profile_dir: ProfileOpt = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="How long to wait for you to log in, seconds.")
+        float,
+        typer.Option(
+            "--timeout", help="How long to wait for you to log in, seconds.", min=1, max=3600
+        ),
     ] = 300,
 ) -> None:
     """Log the browser profile in to claude.ai once; later runs reuse it.

@@ -251,7 +251,7 @@ def load(
         raise UsageError(f"--env-file {env_file}: no such file")
 
     home_text = environ.get("CONSOLESCRAPE_HOME")
-    home = Path(flags["home"]) if "home" in flags else None
+    home = Path(flags["home"]).expanduser() if "home" in flags else None
     if home is None and home_text:
         home = Path(home_text).expanduser()
     dotenv: dict[str, str] = {}

@@ -54,9 +54,12 @@ def dumps(doc: Any, secrets: Iterable[Secret | None] = ()) -> str:
     """
     secrets = list(secrets)
     text = json.dumps(doc, ensure_ascii=False)
-    values = [s.reveal() for s in secrets if s is not None and s.reveal()]
-    unsafe = any(e in text for e in _JSON_ESCAPES) or (
-        not text.isascii() and _RAW_CONTROLS.search(text) is not None
+    # A secret as it stands in JSON text: a quote or a backslash in it is escaped there.
+    values = [json.dumps(s.reveal(), ensure_ascii=False)[1:-1] for s in secrets if s and s.reveal()]
+    unsafe = (
+        any(e in text for e in _JSON_ESCAPES)
+        or "\x7f" in text
+        or (not text.isascii() and _RAW_CONTROLS.search(text) is not None)
     )
     if not unsafe and not any(v in text for v in values):
         return text

@@ -212,3 +212,20 @@ def test_a_dotenv_that_is_not_utf8_is_a_config_error_naming_the_file(
     result = cli("status")
     assert result.code == 7, result.stderr
     assert str(tmp_path / ".env") in result.stderr and "UTF-8" in result.stderr
+
+
+def test_a_home_flag_with_a_literal_tilde_finds_its_dotenv(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cron's sh leaves `--home=~/x` as typed: the home and its .env are both found."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "acct").mkdir()
+    (tmp_path / "acct" / ".env").write_text("CONSOLESCRAPE_MODEL_ROW=Fable\n")
+    settings = config.load({"home": Path("~/acct")})
+    assert settings.home == tmp_path / "acct" and settings.model_row == "Fable"
+
+
+def test_login_timeout_is_bounded(cli: CLI) -> None:
+    for bad in ("inf", "0", "1e12"):
+        result = cli("login", "--timeout", bad)
+        assert result.code == 2 and "--timeout" in result.stderr

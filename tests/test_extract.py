@@ -715,6 +715,9 @@ CHALLENGE_TEXT = "claude.ai\nVerifying you are human. This may take a few second
         ),
         (USAGE_URL, "Claude", "Plan usage\nLoading…", PageKind.UNKNOWN),
         ("https://claude.ai/login-help", "Claude", "Help", PageKind.UNKNOWN),
+        # A logged-in page whose sidebar lists chats: words inside titles are not a login form.
+        (USAGE_URL, "Settings - Claude", "New chat\nRecents\nBlog intro draft", PageKind.UNKNOWN),
+        (USAGE_URL, "Claude", "Design inspiration\nCatalog\nIn the weeds", PageKind.UNKNOWN),
     ],
 )
 def test_classify_page(url: str, title: str, text: str, kind: PageKind) -> None:
@@ -1179,3 +1182,15 @@ def test_control_characters_in_an_endpoint_model_name_are_dropped() -> None:
     }
     snap = read_api({**OLD_ANSWER, **usage})
     assert snap.weekly["fableOnly"].resets_in == "You haven’t used Fable yet"
+
+
+def test_limits_that_cannot_be_read_are_not_taken_for_a_spend_only_plan() -> None:
+    usage = {
+        "limits": [api_item("session", None), api_item("weekly_all", None)],
+        "extra_usage": {"is_enabled": True, "monthly_limit": 5000, "used_credits": 100},
+    }
+    reading = read_api_raw(usage, now=NOW, tz=BERLIN)
+    assert reading.spend is None and reading.errors
+    with pytest.raises(NoUsage) as caught:
+        read_api(usage)
+    assert not isinstance(caught.value, NoPlanLimits)

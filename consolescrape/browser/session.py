@@ -220,6 +220,8 @@ class Browser:
             store.private_dir(directory)
             store.write_private(directory / "page.html", html.encode())
             store.write_private(directory / "screenshot.png", png)
+        except Stopped:
+            raise  # a signal ends the run as a signal, whatever else was going on
         except Exception as exc:  # debug files must not replace the real error
             logger.debug(f"debug: could not save the page ({type(exc).__name__})")
             return
@@ -227,8 +229,14 @@ class Browser:
 
     def _close(self) -> None:
         # A signal now waits until the browser is gone, then ends the command as usual.
-        with signals.deferred(), self._undo:
-            self._quit_and_kill()
+        try:
+            with signals.deferred(), self._undo:
+                self._quit_and_kill()
+        finally:
+            # Whatever happened, the watchdog must not fire later (on another home's browser
+            # on a shared profile), and the profile is no longer ours once its lock is gone.
+            self._cancel.set()
+            self._owns_profile = False
 
     def _quit_and_kill(self) -> None:
         began = time.monotonic()

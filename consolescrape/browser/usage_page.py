@@ -297,7 +297,12 @@ def read_usage(browser: Browser, *, tz: tzinfo, api: extract.Reading | None) -> 
         state = progress.state = PageState.from_js(doc)
         if not (api and api.limits):
             stop_for(state, browser)  # the endpoint's data proves the session is good
-        reroute.check(state)
+        try:
+            reroute.check(state)
+        except ScrapeFailed:
+            if not readings:
+                raise
+            return True  # the panel route did not load: keep what the endpoint gave
         meters = [m if isinstance(m, int | float) else None for m in doc.get("meters") or []]
         page = _page_reading(state.text, meters, tz=tz, progress=progress)
         try:

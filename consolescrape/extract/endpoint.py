@@ -216,7 +216,9 @@ def read_api(usage: object, *, now: datetime, tz: tzinfo) -> Reading:
             else:
                 reading.errors[f"limits[{i}]"] = "not an object"
     _old_fields(usage, reading, now, tz)
-    if not reading.limits:
+    if not reading.limits and not reading.errors:
+        # Only an answer with no limit at all is a spend-only plan: limits it has but could not
+        # read (percent null) are errors, and the page may still show them.
         reading.spend = _api_spend(usage)
     return reading
 

@@ -44,13 +44,14 @@ _BOT_WORDING = (
     "needs to review the security of your connection",
     "enable javascript and cookies to continue",
 )
-_LOGIN_WORDING = (
-    "continue with google",
-    "continue with email",
-    "log in",
-    "sign in",
-    "enter your email",
+#: A login form's own lines ("Log in", "Continue with Google"), matched at the start of a line:
+#: inside a line they are often part of something else (a chat titled "Blog intro" in the
+#: sidebar holds "log in"; "Design inspiration" holds "sign in").
+_LOGIN_LINE = re.compile(
+    r"^\s*(?:log in|sign in|continue with (?:google|email|sso)|enter your email)\b",
+    re.IGNORECASE | re.MULTILINE,
 )
+_LOGIN_TITLE = re.compile(r"\b(?:log ?in|sign ?in)\b", re.IGNORECASE)
 _PERCENT_USED = re.compile(r"\d+(?:\.\d+)?\s*%\s*used", re.IGNORECASE)
 
 
@@ -71,7 +72,7 @@ def classify_page(url: str, title: str, text: str) -> PageKind:
         return PageKind.LOGIN
     if _has_usage(text):
         return PageKind.USAGE
-    if any(w in text_l or w in title_l for w in _LOGIN_WORDING):
+    if _LOGIN_LINE.search(text) or _LOGIN_TITLE.search(title):
         return PageKind.LOGIN
     return PageKind.UNKNOWN
 
