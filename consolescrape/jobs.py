@@ -130,7 +130,7 @@ def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
         raise  # the run that holds the lock will ping; an overlap is not a failure
     except BaseException as exc:
         _ping(settings, reporter, ok=False)
-        tracking.after_run(settings, tracking.exit_code_of(exc), reporter)
+        tracking.after_run(settings, _as_error(exc).exit_code, reporter)
         raise
     _ping(settings, reporter, ok=outcome.exit_code == ExitCode.OK)
     tracking.after_run(settings, outcome.exit_code, reporter, outcome.data)

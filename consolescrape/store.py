@@ -295,9 +295,9 @@ class State:
         run = self.run
         if run is not None and isinstance(run.doc.get("sync"), dict):
             ok = run.sync_error is None
-            message = run.sync_error if run.sync_error is not None else run.message
+            message = run.message if ok else str(run.sync_error)
             doc = {"at": run.at, "ok": ok, "exitCode": run.exit_code, "message": message}
-            candidates.append(Record.from_json(doc) or run)
+            candidates.append(Record(run.at, ok, run.exit_code, message, doc=doc))
         return max(candidates, key=lambda record: record.at, default=None)
 
 
@@ -386,8 +386,14 @@ def hold_home(home: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def hold_lock(path: Path) -> Iterator[None]:
-    """Hold <home>/run.lock for the duration; a second holder gets `Locked` at once (exit 8)."""
+def hold_lock(
+    path: Path,
+    *,
+    doing: str = "is running",
+    advice: str = "nothing to do: it will finish on its own; this run changed nothing",
+) -> Iterator[None]:
+    """Hold a lock file for the duration; a second holder gets `Locked` at once (exit 8),
+    naming the pid that holds it and what it `doing`."""
     with concerning(path):
         private_dir(path.parent)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -398,10 +404,7 @@ def hold_lock(path: Path) -> Iterator[None]:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise Locked(
-                f"another consolescrape (pid {holder}) is running",
-                "nothing to do: it will finish on its own; this run changed nothing",
-            ) from None
+            raise Locked(f"another consolescrape (pid {holder}) {doing}", advice) from None
         with concerning(path):
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from consolescrape import model, store
 from consolescrape.config import Settings
-from consolescrape.errors import ConsolescrapeError, ExitCode, Stopped
+from consolescrape.errors import Stopped
 from consolescrape.output import Reporter
 
 if TYPE_CHECKING:
@@ -97,12 +97,3 @@ def after_run(settings: Settings, exit_code: int, reporter: Reporter, data: Any 
             f"metrics file {settings.metrics_file} not written: {exc.strerror or exc} "
             "(fix: point CONSOLESCRAPE_METRICS_FILE into a directory you can write)"
         )
-
-
-def exit_code_of(exc: BaseException) -> int:
-    """The exit code a run that ended in `exc` has (for the metrics of a failed run)."""
-    if isinstance(exc, ConsolescrapeError):
-        return int(exc.exit_code)
-    if isinstance(exc, SystemExit) and isinstance(exc.code, int):
-        return exc.code
-    return int(ExitCode.INTERNAL)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import quote
 
 from consolescrape import extract
 from consolescrape.browser.session import Browser, first_line
+from consolescrape.sanitize import clean
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,7 @@ def _fetch_json(browser: Browser, path: str) -> tuple[object, str]:
 
 def _excerpt(text: str) -> str:
     """A short, printable excerpt of an answer (it may be an HTML error page)."""
-    printable = "".join(c if c.isprintable() else " " for c in text[:200])
-    return repr(re.sub(r"\s+", " ", printable).strip()[:80])
+    return repr(" ".join(clean(text[:200]).split())[:80])
 
 
 def _cookie_value(cookies: str, name: str) -> str | None:

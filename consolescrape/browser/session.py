@@ -18,7 +18,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,7 @@ from consolescrape.browser.processes import (
     wait_gone,
 )
 from consolescrape.config import Settings
-from consolescrape.errors import ConsolescrapeError, Locked, ScrapeFailed, Stopped
+from consolescrape.errors import ConsolescrapeError, ScrapeFailed, Stopped
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.service import Service
@@ -305,18 +305,20 @@ class Browser:
 PROFILE_LOCK = "consolescrape.lock"
 
 
-@contextlib.contextmanager
-def _profile_lock(profile: Path) -> Iterator[None]:
-    with contextlib.ExitStack() as held:
-        try:
-            held.enter_context(store.hold_lock(profile / PROFILE_LOCK))
-        except Locked as exc:
-            raise Locked(
-                exc.message.replace("is running", f"is using the browser profile {profile}"),
-                "nothing to do if it is a scheduled run of another home; otherwise give each "
-                "home its own CONSOLESCRAPE_PROFILE_DIR",
-            ) from None
-        yield
+def _profile_lock(profile: Path) -> contextlib.AbstractContextManager[None]:
+    return store.hold_lock(
+        profile / PROFILE_LOCK,
+        doing=f"is using the browser profile {profile}",
+        advice="nothing to do if it is a scheduled run of another home; otherwise give each "
+        "home its own CONSOLESCRAPE_PROFILE_DIR",
+    )
+
+
+#: What to do when the page could not be reached at all (offline, DNS, the site down).
+NETWORK_ADVICE = (
+    "check the network connection (and CONSOLESCRAPE_USAGE_URL); the previous data is kept and "
+    "the next run tries again"
+)
 
 
 def quit_driver(driver: WebDriver) -> None:
@@ -343,11 +345,7 @@ def browser_failure(exc: Exception, *, starting: bool) -> ScrapeFailed | None:
     network = re.search(r"net::ERR_[A-Z_]+", detail)
     if network:
         # DNS failure, offline laptop, refused connection: the page never loaded.
-        return ScrapeFailed(
-            f"cannot reach the usage page: {network.group(0)}",
-            "check the network connection (and CONSOLESCRAPE_USAGE_URL); the previous data is "
-            "kept and the next run tries again",
-        )
+        return ScrapeFailed(f"cannot reach the usage page: {network.group(0)}", NETWORK_ADVICE)
     return ScrapeFailed(
         f"the browser failed: {detail}",
         "run again with --verbose; `consolescrape doctor` checks the browser set-up",

@@ -13,11 +13,11 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from consolescrape import extract
-from consolescrape.browser.session import Browser, first_line, origin_path
+from consolescrape.browser.session import NETWORK_ADVICE, Browser, first_line, origin_path
 from consolescrape.errors import LOGIN_ADVICE, LoggedOut, NoPlanLimits, ScrapeFailed
 from consolescrape.extract import PageKind
 from consolescrape.model import Snapshot
@@ -157,8 +157,7 @@ def stop_for(state: PageState, browser: Browser) -> None:
         # Offline laptop, DNS failure, site down: no point waiting for the deadline.
         raise ScrapeFailed(
             f"cannot reach the usage page {origin_path(target)}: the browser shows a network error",
-            "check the network connection (and CONSOLESCRAPE_USAGE_URL); the previous data is "
-            "kept and the next run tries again",
+            NETWORK_ADVICE,
         )
     here = urlsplit(state.url)
     if here.netloc == urlsplit(target).netloc and here.path.startswith(FREE_PLAN_PATHS):
@@ -265,7 +264,6 @@ class _Progress:
     began: float
     best: Snapshot | None = None
     problem: Exception | None = None
-    page_spend: bool = False
     last_seen: object = None
     unchanged_since: float = 0.0
     state: PageState | None = None
@@ -303,16 +301,17 @@ def read_usage(browser: Browser, *, tz: tzinfo, api: extract.Reading | None) -> 
             if not readings:
                 raise
             return True  # the panel route did not load: keep what the endpoint gave
-        meters = [m if isinstance(m, int | float) else None for m in doc.get("meters") or []]
-        page = _page_reading(state.text, meters, tz=tz, progress=progress)
+        try:
+            page: extract.Reading | None = _read_content(doc, tz=tz)
+        except extract.NoUsage as exc:
+            page, progress.problem = None, exc
         try:
             progress.best = extract.merge(
                 [*readings, *([page] if page else [])], now=datetime.now(UTC), model_row=model_row
             )
         except extract.NoUsage as exc:
             progress.best, progress.problem = None, exc
-            progress.page_spend = page is not None and page.spend is not None
-            if progress.page_spend:
+            if page is not None and page.spend is not None:
                 return True  # the page shows a spend cap and no limit: nothing more will come
         if progress.best is not None and not progress.best.is_partial:
             return True
@@ -324,14 +323,10 @@ def read_usage(browser: Browser, *, tz: tzinfo, api: extract.Reading | None) -> 
     return progress.best
 
 
-def _page_reading(
-    text: str, meters: list[float | None], *, tz: tzinfo, progress: _Progress
-) -> extract.Reading | None:
-    try:
-        return extract.read_page(text, meters, now=datetime.now(UTC), tz=tz)
-    except extract.NoUsage as exc:
-        progress.problem = exc
-        return None
+def _read_content(doc: dict[str, Any], *, tz: tzinfo) -> extract.Reading:
+    """What CONTENT_JS's answer shows (NoUsage when it shows no usage at all)."""
+    meters = [m if isinstance(m, int | float) else None for m in doc.get("meters") or []]
+    return extract.read_page(str(doc.get("text") or ""), meters, now=datetime.now(UTC), tz=tz)
 
 
 def _settled(
@@ -363,10 +358,8 @@ def _merge_once(
 
     assert browser.driver is not None
     try:
-        doc = browser.driver.execute_script(CONTENT_JS)
-        doc = doc if isinstance(doc, dict) else {}
-        meters = [m if isinstance(m, int | float) else None for m in doc.get("meters") or []]
-        page = extract.read_page(str(doc.get("text") or ""), meters, now=datetime.now(UTC), tz=tz)
+        raw = browser.driver.execute_script(CONTENT_JS)
+        page = _read_content(raw if isinstance(raw, dict) else {}, tz=tz)
     except (extract.NoUsage, WebDriverException):
         return from_api
     model_row = browser.settings.model_row
@@ -390,7 +383,8 @@ def _no_usage(browser: Browser, progress: _Progress) -> ScrapeFailed:
             + ": consolescrape cannot read its labels",
             LANGUAGE_ADVICE,
         )
-    if state is not None and state.kind is PageKind.UNKNOWN and not _on_usage_route(state, browser):
+    off = state is not None and off_route(state, browser.settings.usage_url)
+    if state is not None and state.kind is PageKind.UNKNOWN and off:
         return page_timeout(browser)
     reason = first_line(str(problem or "nothing readable"))
     return ScrapeFailed(
@@ -409,10 +403,6 @@ def _foreign(state: PageState) -> bool:
         return True
     text = state.text.casefold()
     return bool(re.search(r"\d\s*%", text)) and not any(w in text for w in _ENGLISH_WORDS)
-
-
-def _on_usage_route(state: PageState, browser: Browser) -> bool:
-    return not off_route(state, browser.settings.usage_url)
 
 
 def _shown(snapshot: Snapshot) -> list[tuple[str, str, float]]:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
@@ -16,6 +15,7 @@ from consolescrape.extract.reading import (
     UNUSED_TEMPLATE,
     NoUsage,
     Reading,
+    number,
     percentage,
 )
 from consolescrape.extract.resets import reset_text, utc_now
@@ -50,16 +50,8 @@ def _unused(model: str | None) -> str:
 
 def _api_percentage(raw: object) -> tuple[int | float, int | float | None]:
     """(percentage clamped to 0–100, raw value when it was above 100); ValueError otherwise."""
-    if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 100:
-        if not math.isfinite(raw):
-            raise ValueError(f"percentage is not a number ({raw!r})")
-        return 100, raw
-    if isinstance(raw, str):
-        with contextlib.suppress(ValueError):
-            number = float(raw.strip().removesuffix("%"))
-            if math.isfinite(number) and number > 100:
-                return 100, int(number) if number.is_integer() else number
-    return percentage(raw), None
+    value = number(raw)
+    return (100, value) if value > 100 else (percentage(value), None)
 
 
 def _api_limit(

@@ -49,8 +49,8 @@ class NoPlanLimits(NoUsage):
         self.spend = spend
 
 
-def percentage(raw: object) -> int | float:
-    """A percentage as shown: 47 stays 47, 47.0 becomes 47, 12.5 stays 12.5; 0–100 only."""
+def number(raw: object) -> int | float:
+    """A finite number as given (int, float or a string like "47.5%"): 47.0 becomes 47."""
     value: int | float
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise ValueError(f"percentage is not a number ({raw!r})")
@@ -70,6 +70,12 @@ def percentage(raw: object) -> int | float:
             raise ValueError(f"percentage is not a number ({raw!r})")
         if value.is_integer():
             value = int(value)
+    return value
+
+
+def percentage(raw: object) -> int | float:
+    """A percentage as shown: 47 stays 47, 47.0 becomes 47, 12.5 stays 12.5; 0–100 only."""
+    value = number(raw)
     if not 0 <= value <= 100:
         raise ValueError(f"{value}% used is outside 0–100")
     return value
@@ -112,18 +118,14 @@ def merge(
     cap instead).
     """
     now = utc_now(now)
-    limits: dict[str, Limit] = {}
-    origins: dict[str, str] = {}
+    merged = Reading()
     for reading in readings:
         for key, limit in reading.limits.items():
-            if key not in limits:
-                limits[key] = limit
-                origins[key] = reading.origins.get(key, "?")
-    errors: dict[str, str] = {}
+            merged.put(key, limit, reading.origins.get(key, "?"))
     for reading in readings:
         for key, reason in reading.errors.items():
-            if key not in limits:
-                errors.setdefault(key, reason)
+            merged.fail(key, reason)
+    limits, origins, errors = merged.limits, merged.origins, merged.errors
     if not limits:
         spend = next((r.spend for r in readings if r.spend is not None), None)
         if spend is not None:
