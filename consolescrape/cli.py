@@ -36,7 +36,7 @@ HomeOpt = Annotated[
 ]
 EnvFileOpt = Annotated[
     Path | None,
-    typer.Option("--env-file", help="Settings file (default ./.env, then <home>/.env)."),
+    typer.Option("--env-file", help="Settings file (default <home>/.env; ./.env is never read)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON result object on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]

@@ -1,5 +1,8 @@
 """Settings: command-line flag > environment variable > .env file > default.
 
+The .env file is `--env-file`, else `<home>/.env`; the working directory's `.env` is never read
+(cron starts in `$HOME`, where another project's `.env` would win).
+
 Every variable is listed in the README (Configuration) and .env.example.
 """
 
@@ -100,7 +103,21 @@ def default_home() -> Path:
 def _env_file_candidates(explicit: Path | None, home: Path) -> list[Path]:
     if explicit is not None:
         return [explicit]
-    return [Path.cwd() / ".env", home / ".env"]
+    return [home / ".env"]
+
+
+def env_file_for(settings: Settings) -> Path:
+    """The .env a message should name: the one read, else the one that would be."""
+    return settings.env_file or settings.home / ".env"
+
+
+def our_names(path: Path) -> list[str]:
+    """Our variables named in a .env file (names only: values are never read out)."""
+    try:
+        names = _read_dotenv(path)
+    except (OSError, ConfigError):
+        return []
+    return sorted(n for n in names if n.startswith(("CONSOLESCRAPE_", "CLAUDE_SYNC_")))
 
 
 # --- reading each variable's text -------------------------------------------------------------
@@ -368,6 +385,6 @@ def require_key(settings: Settings) -> Secret:
     if settings.api_key is None:
         raise ConfigError(
             f"no API key: {KEY_VARIABLE} is not set",
-            f"put {KEY_VARIABLE}=... in {settings.home / '.env'} (or ./.env, or the environment)",
+            f"put {KEY_VARIABLE}=... in {env_file_for(settings)} (or the environment)",
         )
     return settings.api_key

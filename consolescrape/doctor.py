@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from consolescrape import config, model, store
@@ -132,7 +133,7 @@ def check_sync(settings: Settings) -> list[Check]:
                 "API key",
                 False,
                 f"{config.KEY_VARIABLE} is not set",
-                f"add {config.KEY_VARIABLE}=... to {settings.home / '.env'}",
+                f"add {config.KEY_VARIABLE}=... to {config.env_file_for(settings)}",
             )
         )
         return checks
@@ -199,7 +200,12 @@ def check_home(settings: Settings) -> Check:
 
 def check_env_file(settings: Settings) -> Check:
     if settings.env_file is None:
-        return Check(".env", True, "none used (settings from the environment)", required=False)
+        return Check(
+            ".env",
+            True,
+            f"none: {config.env_file_for(settings)} does not exist (settings from the environment)",
+            required=False,
+        )
     mode = settings.env_file.stat().st_mode & 0o777
     if mode & 0o044:
         return Check(
@@ -209,6 +215,24 @@ def check_env_file(settings: Settings) -> Check:
             f"chmod 600 {settings.env_file}",
         )
     return Check(".env", True, f"{settings.env_file} ({mode:o})")
+
+
+def check_ignored_dotenv(settings: Settings) -> Check | None:
+    """A ./.env holding our variables was read by older versions; now it is not: say so."""
+    local = Path.cwd() / ".env"
+    if local == settings.env_file or not local.is_file():
+        return None
+    names = config.our_names(local)
+    if not names:
+        return None
+    return Check(
+        "ignored ./.env",
+        False,
+        f"{local} sets {', '.join(names)}, but the working directory's .env is never read "
+        f"(settings come from {config.env_file_for(settings)})",
+        f"move those lines to {config.env_file_for(settings)}, or pass --env-file {local}",
+        required=False,
+    )
 
 
 def check_model_row(settings: Settings) -> Check:
@@ -253,6 +277,7 @@ def run_checks(settings: Settings, *, online: bool) -> list[Check]:
         lambda: check_home(settings),
         lambda: check_history(settings),
         lambda: check_env_file(settings),
+        lambda: [found] if (found := check_ignored_dotenv(settings)) else [],
         lambda: check_model_row(settings),
     ]
     checks: list[Check] = []

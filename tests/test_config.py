@@ -1,4 +1,5 @@
-"""Settings precedence (flag > env > .env > default) and secrets that never show."""
+"""Settings precedence (flag > env > --env-file > <home>/.env > default; never ./.env) and
+secrets that never show."""
 
 from __future__ import annotations
 
@@ -23,11 +24,18 @@ def test_defaults_when_nothing_is_set(home: Path) -> None:
     assert settings.profile == home / "profile"
 
 
+def home_dotenv(home: Path, text: str) -> Path:
+    home.mkdir(exist_ok=True)
+    path = home / ".env"
+    path.write_text(text)
+    return path
+
+
 def test_flag_beats_env_beats_dotenv_beats_default(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / ".env").write_text(
-        "CONSOLESCRAPE_TIMEOUT=30\nCLAUDE_SYNC_DEADLINE=20\nCONSOLESCRAPE_MODEL_ROW=Fable\n"
+    home_dotenv(
+        home, "CONSOLESCRAPE_TIMEOUT=30\nCLAUDE_SYNC_DEADLINE=20\nCONSOLESCRAPE_MODEL_ROW=Fable\n"
     )
     monkeypatch.setenv("CONSOLESCRAPE_TIMEOUT", "40")
     monkeypatch.setenv("CLAUDE_SYNC_DEADLINE", "25")
@@ -50,7 +58,7 @@ def test_home_dotenv_is_used_when_there_is_no_local_one(home: Path) -> None:
 
 
 def test_explicit_env_file_wins_and_must_exist(home: Path, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("CONSOLESCRAPE_MODEL_ROW=Opus\n")
+    home_dotenv(home, "CONSOLESCRAPE_MODEL_ROW=Opus\n")
     other = tmp_path / "other.env"
     other.write_text("CONSOLESCRAPE_MODEL_ROW=Fable\n")
     assert config.load(env_file=other).model_row == "Fable"
@@ -61,8 +69,8 @@ def test_explicit_env_file_wins_and_must_exist(home: Path, tmp_path: Path) -> No
 def test_dotenv_does_not_leak_into_the_process_environment(home: Path, tmp_path: Path) -> None:
     import os
 
-    (tmp_path / ".env").write_text(f"CLAUDE_SYNC_API_KEY={SECRET_KEY}\n")
-    config.load()
+    home_dotenv(home, f"CLAUDE_SYNC_API_KEY={SECRET_KEY}\n")
+    assert config.load().api_key is not None
     assert "CLAUDE_SYNC_API_KEY" not in os.environ
 
 
@@ -86,7 +94,7 @@ def test_non_positive_timeouts_are_config_errors(
 def test_an_empty_environment_variable_hides_the_dotenv_value(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / ".env").write_text(f"CLAUDE_SYNC_API_KEY={SECRET_KEY}\nCONSOLESCRAPE_TIMEOUT=30\n")
+    home_dotenv(home, f"CLAUDE_SYNC_API_KEY={SECRET_KEY}\nCONSOLESCRAPE_TIMEOUT=30\n")
     monkeypatch.setenv("CLAUDE_SYNC_API_KEY", "")
     monkeypatch.setenv("CONSOLESCRAPE_TIMEOUT", "")
     settings = config.load()
@@ -165,7 +173,7 @@ def test_a_key_with_a_line_break_is_a_config_error_not_a_retried_failure(
 ) -> None:
     data = write_snapshot(tmp_path / "usage-data.json")
     env = {"CLAUDE_SYNC_URL": "http://127.0.0.1:9/x", "CLAUDE_SYNC_DEADLINE": "30"}
-    (tmp_path / ".env").write_text(f'CLAUDE_SYNC_API_KEY="{SECRET_KEY}\\nX-Evil: 1"\n')
+    home_dotenv(home, f'CLAUDE_SYNC_API_KEY="{SECRET_KEY}\\nX-Evil: 1"\n')
     started = time.monotonic()
     result = cli("sync", "--file", str(data), env=env)
     assert result.code == 7, result.stderr
@@ -208,10 +216,11 @@ def test_a_usage_url_that_is_not_http_is_refused_before_any_browser(
 def test_a_dotenv_that_is_not_utf8_is_a_config_error_naming_the_file(
     cli: CLI, home: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / ".env").write_bytes(b"CONSOLESCRAPE_MODEL_ROW=Caf\xe9\n")
+    home.mkdir()
+    (home / ".env").write_bytes(b"CONSOLESCRAPE_MODEL_ROW=Caf\xe9\n")
     result = cli("status")
     assert result.code == 7, result.stderr
-    assert str(tmp_path / ".env") in result.stderr and "UTF-8" in result.stderr
+    assert str(home / ".env") in result.stderr and "UTF-8" in result.stderr
 
 
 def test_a_home_flag_with_a_literal_tilde_finds_its_dotenv(
@@ -229,3 +238,29 @@ def test_login_timeout_is_bounded(cli: CLI) -> None:
     for bad in ("inf", "0", "1e12"):
         result = cli("login", "--timeout", bad)
         assert result.code == 2 and "--timeout" in result.stderr
+
+
+def test_the_working_directorys_dotenv_is_never_read(home: Path, tmp_path: Path) -> None:
+    """cron starts in $HOME: another project's ~/.env must not replace <home>/.env."""
+    (tmp_path / ".env").write_text("CLAUDE_SYNC_API_KEY=wrong\nCONSOLESCRAPE_MODEL_ROW=Opus\n")
+    assert Path.cwd() == tmp_path
+    settings = config.load()
+    assert settings.api_key is None and settings.model_row == "Sonnet"
+    assert settings.env_file is None
+    home_dotenv(home, f"CLAUDE_SYNC_API_KEY={SECRET_KEY}\n")
+    settings = config.load({"home": home})
+    assert settings.api_key is not None and settings.api_key.reveal() == SECRET_KEY
+    assert settings.env_file == home / ".env" and settings.model_row == "Sonnet"
+
+
+def test_the_missing_key_advice_names_the_env_file_actually_read(
+    home: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "account.env"
+    other.write_text("CONSOLESCRAPE_MODEL_ROW=Fable\n")
+    with pytest.raises(ConfigError) as info:
+        config.require_key(config.load(env_file=other))
+    assert str(other) in (info.value.advice or "")
+    assert str(home / ".env") not in (info.value.advice or "") and "./.env" not in str(
+        info.value.advice
+    )

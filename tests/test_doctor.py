@@ -130,3 +130,35 @@ def test_one_version_everywhere(cli: CLI, receiver: ScriptedReceiver, tmp_path: 
     data = write_snapshot(tmp_path / "usage-data.json")
     assert cli("sync", "--file", str(data), env=sync_env(receiver)).code == 0
     assert receiver.accepted[-1].header("User-Agent") == f"consolescrape/{expected}"
+
+
+def test_an_ignored_dotenv_in_the_working_directory_is_pointed_out(
+    cli: CLI, good: dict[str, str], home: Path, tmp_path: Path, receiver: ScriptedReceiver
+) -> None:
+    """Older versions read ./.env; now it is ignored, and doctor names it and the file read."""
+    assert Path.cwd() == tmp_path
+    (tmp_path / ".env").write_text("CLAUDE_SYNC_API_KEY=sk-wrong-one\nOTHER_PROJECT=1\n")
+    result = cli("doctor", "--json")
+    assert result.code == 0, result.stderr + result.stdout  # the home's key still works
+    [ignored] = [c for c in result.json["data"]["checks"] if c["check"] == "ignored ./.env"]
+    assert ignored["ok"] is False and ignored["required"] is False
+    assert (
+        str(tmp_path / ".env") in ignored["detail"] and "CLAUDE_SYNC_API_KEY" in ignored["detail"]
+    )
+    assert str(home / ".env") in ignored["fix"]
+    assert "sk-wrong-one" not in result.stdout + result.stderr, "names only, never values"
+    (tmp_path / ".env").write_text("OTHER_PROJECT=1\n")
+    checks = cli("doctor", "--json").json["data"]["checks"]
+    assert "ignored ./.env" not in {c["check"] for c in checks}, "another project's .env is fine"
+
+
+def test_no_key_advice_names_the_env_file_given(
+    cli: CLI, home: Path, tmp_path: Path, receiver: ScriptedReceiver
+) -> None:
+    (home / "profile").mkdir(parents=True, mode=0o700)
+    account = tmp_path / "work.env"
+    account.write_text(f"CLAUDE_SYNC_URL={receiver.url}\n")
+    account.chmod(0o600)
+    result = cli("doctor", "--json", "--env-file", str(account))
+    [key] = [c for c in result.json["data"]["checks"] if c["check"] == "API key"]
+    assert key["fix"] == f"add CLAUDE_SYNC_API_KEY=... to {account}"
