@@ -106,7 +106,7 @@ def _take_report(
     if report.error is not None:
         outcome.error, outcome.exit_code = report.error, report.exit_code
     if report.newest_sent is not None:
-        store.record_delivered(settings.state_file, report.newest_sent)
+        store.record_delivered(settings.state_file, report.newest_sent, len(report.sent))
 
 
 def _warn_if_older_than_delivered(

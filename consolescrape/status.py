@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from consolescrape import model, store
 from consolescrape.config import Settings
-from consolescrape.errors import LOGIN_ADVICE
+from consolescrape.errors import LOGIN_ADVICE, ConfigError
 from consolescrape.sanitize import clean
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class Status:
 
 
 def collect(settings: Settings, *, max_age: float, now: datetime | None = None) -> Status:
+    check_home_exists(settings)
     now = now or datetime.now(UTC)
     snapshot, data_error = None, None
     try:
@@ -67,6 +68,19 @@ def collect(settings: Settings, *, max_age: float, now: datetime | None = None) 
     if snapshot is not None:
         status.forecasts = forecasts(settings, snapshot, now)
     return status
+
+
+def check_home_exists(settings: Settings) -> None:
+    """A home given by --home or CONSOLESCRAPE_HOME that does not exist is a typo, not an empty
+    status (the default home only appears with the first login or run)."""
+    origin = settings.origins.get("home")
+    if origin == "default" or settings.home.is_dir():
+        return
+    given = "--home" if origin == "flag" else "CONSOLESCRAPE_HOME"
+    raise ConfigError(
+        f"no such home: {settings.home}",
+        f"check {given}; a new home is made by `consolescrape login --home {settings.home}`",
+    )
 
 
 def forecasts(settings: Settings, snapshot: model.Snapshot, now: datetime) -> dict[str, Forecast]:
@@ -134,6 +148,12 @@ def _last_run(state: store.State) -> dict[str, Any] | None:
 
 
 def _last_sync(state: store.State) -> dict[str, Any] | None:
+    """The last successful delivery: a later failure is `lastSyncAttempt` and a problem."""
+    sync = state.last_delivery
+    return None if sync is None else dict(sync.doc)
+
+
+def _last_sync_attempt(state: store.State) -> dict[str, Any] | None:
     sync = state.last_sync
     return None if sync is None else dict(sync.doc)
 
@@ -256,6 +276,7 @@ def to_json(status: Status) -> dict[str, Any]:
         "stale": status.age is None or status.age > status.max_age,
         "lastRun": _last_run(status.state),
         "lastSync": _last_sync(status.state),
+        "lastSyncAttempt": _last_sync_attempt(status.state),
         "outbox": {
             "pending": len(status.pending),
             "oldest": model.format_time(oldest) if oldest else None,

@@ -278,6 +278,8 @@ class State:
     run: Record | None = None
     sync: Record | None = None
     newest_delivered: str | None = None
+    #: the last command that got snapshots accepted by the server (older files have none)
+    delivery: Record | None = None
 
     @property
     def run_resolved(self) -> bool:
@@ -300,6 +302,14 @@ class State:
             candidates.append(Record(run.at, ok, run.exit_code, message, doc=doc))
         return max(candidates, key=lambda record: record.at, default=None)
 
+    @property
+    def last_delivery(self) -> Record | None:
+        """The last successful delivery, kept across later failures (what `Last sync` shows)."""
+        if self.delivery is not None:
+            return self.delivery
+        latest = self.last_sync  # a file written before deliveries were recorded
+        return latest if latest is not None and latest.ok else None
+
 
 def _state_doc(path: Path) -> dict[str, Any]:
     try:
@@ -316,6 +326,7 @@ def load_state(path: Path) -> State:
         run=Record.from_json(doc.get("run")),
         sync=Record.from_json(doc.get("sync")),
         newest_delivered=newest if isinstance(newest, str) else None,
+        delivery=Record.from_json(doc.get("lastDelivery")),
     )
 
 
@@ -326,10 +337,18 @@ def record_outcome(path: Path, command: str, outcome: dict[str, Any]) -> None:
     write_json(path, state)
 
 
-def record_delivered(path: Path, last_updated: str) -> None:
-    """Keep the `lastUpdated` of the newest snapshot the server has accepted from this home."""
+def record_delivered(path: Path, last_updated: str, count: int = 1) -> None:
+    """Keep the `lastUpdated` of the newest snapshot the server has accepted from this home,
+    and when that delivery happened (a later failed run or sync does not erase it)."""
     state = _state_doc(path)
     state["newestDelivered"] = max(str(state.get("newestDelivered") or ""), last_updated)
+    state["lastDelivery"] = {
+        "at": model.format_time(datetime.now(UTC)),
+        "ok": True,
+        "exitCode": 0,
+        "message": f"delivered {count} snapshot(s), the newest from {last_updated}",
+        "sent": count,
+    }
     write_json(path, state)
 
 

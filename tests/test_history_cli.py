@@ -158,6 +158,7 @@ def test_status_of_several_accounts_at_a_glance(cli: CLI, tmp_path: Path) -> Non
     work, personal = tmp_path / "work", tmp_path / "personal"
     write_snapshot(work / "usage-data.json", lastUpdated=model.format_time(NOW))
     work.chmod(0o700)
+    personal.mkdir(mode=0o700)  # logged in, never run yet (a missing home is a typo: exit 7)
     result = cli("status", "--home", str(work), "--home", str(personal), "--check")
     assert result.code == 9
     assert f"── {work} ──" in result.stderr and f"── {personal} ──" in result.stderr

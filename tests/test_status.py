@@ -51,6 +51,7 @@ def test_stale_data_fails_the_check_with_advice(cli: CLI, home: Path) -> None:
 
 
 def test_no_data_yet_fails_the_check(cli: CLI, home: Path) -> None:
+    home.mkdir()
     result = cli("status", "--check")
     assert result.code == 9
     assert "no usage data yet" in result.stderr
@@ -84,7 +85,8 @@ def test_pending_outbox_and_failed_sync_show_in_json(cli: CLI, home: Path) -> No
     data = doc["data"]
     assert data["outbox"]["pending"] == 2 and data["outbox"]["oldest"].endswith("Z")
     assert data["stale"] is False and 0 <= data["ageSeconds"] < 120
-    assert data["lastSync"]["exitCode"] == 5
+    assert data["lastSync"] is None, "nothing was ever delivered"
+    assert data["lastSyncAttempt"]["exitCode"] == 5
     assert data["data"]["currentSession"]["percentageUsed"] == 47
     assert [p["problem"] for p in data["problems"]] == [
         "last sync failed (exit 5): sync failed: connection refused"
@@ -159,3 +161,42 @@ def test_a_run_whose_sync_failed_shows_resolved_after_a_later_sync_succeeds(
     assert result.code == 0, result.stderr
     assert "resolved" in result.stderr
     assert cli("status", "--json", env=env).json["data"]["lastRun"]["resolved"] is True
+
+
+def test_last_sync_is_the_last_delivery_and_survives_later_failures(
+    cli: CLI, home: Path, tmp_path: Path, receiver: ScriptedReceiver
+) -> None:
+    save(home, timedelta(minutes=1))
+    sent = cli("sync", "--file", str(home / "usage-data.json"), env=sync_env(receiver))
+    assert sent.code == 0, sent.stderr
+    # Then a run fails before its sync (no login), and a sync fails (server gone).
+    assert cli("run", env=sync_env(receiver)).code == 3
+    down = sync_env(receiver, CLAUDE_SYNC_URL="http://127.0.0.1:9/api/claude/console-usage")
+    assert cli("sync", "--file", str(home / "usage-data.json"), env=down).code == 5
+    result = cli("status", "--json", env=sync_env(receiver))
+    data = result.json["data"]
+    assert data["lastSync"]["ok"] is True and data["lastSync"]["sent"] == 1
+    assert data["lastSync"]["message"].startswith("delivered 1 snapshot(s)")
+    assert data["lastSyncAttempt"]["ok"] is False and data["lastSyncAttempt"]["exitCode"] == 5
+    assert data["lastSyncAttempt"]["at"] > data["lastSync"]["at"]
+    shown = cli("status", env=sync_env(receiver))
+    text = shown.stdout + shown.stderr
+    assert "Last sync  ✓" in text and "delivered 1 snapshot(s)" in text
+    assert "last sync failed (exit 5)" in text, "the later failure is still a problem"
+
+
+def test_a_home_that_does_not_exist_is_exit_7_not_an_empty_status(
+    cli: CLI, home: Path, tmp_path: Path
+) -> None:
+    typo = tmp_path / "nonexistent"
+    result = cli("status", "--home", str(typo), "--json")
+    assert result.code == 7
+    assert result.json["error"]["message"] == f"no such home: {typo}"
+    assert "--home" in result.json["error"]["advice"]
+    assert not typo.exists(), "status creates nothing"
+    by_env = cli("status", env={"CONSOLESCRAPE_HOME": str(typo)})
+    assert by_env.code == 7 and "no such home" in by_env.stderr
+    assert "CONSOLESCRAPE_HOME" in by_env.stderr
+    several = cli("status", "--home", str(typo), "--home", str(typo), "--json")
+    assert several.code == 9, "each account says why; the verdict names both"
+    assert several.json["data"]["accounts"][0]["exitCode"] == 7
