@@ -108,13 +108,25 @@ def with_common(*, home: bool = True) -> Callable[[Callable[..., None]], Callabl
 
 
 def _execute(
-    command: str, common: Common, flags: dict[str, Any], job: Callable[..., Any]
+    command: str,
+    common: Common,
+    flags: dict[str, Any],
+    job: Callable[..., Any],
+    *,
+    log_file: Path | None = None,
 ) -> NoReturn:
     """Load settings, run the job, report, and exit with the code the README's table gives."""
     from consolescrape import signals
     from consolescrape.output import Reporter
 
+    unlogged = None
+    if log_file is not None:
+        from consolescrape import logfile
+
+        unlogged = logfile.redirect_stderr(log_file)
     reporter = Reporter(quiet=common.quiet or common.json, verbose=common.verbose)
+    if unlogged:
+        reporter.warn(unlogged)
     # From here a signal is an error like any other (exit 128 + N), and while the result is
     # being told it waits, so the one JSON object is always whole.
     told_result = False
@@ -207,6 +219,13 @@ def run(
     no_sync: Annotated[
         bool, typer.Option("--no-sync", help="Queue the snapshot but do not send it now.")
     ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file",
+            help="Append every message to this file, kept under ~2 MiB (FILE and FILE.1).",
+        ),
+    ] = None,
 ) -> None:
     """Scrape the usage page once, save it, and sync it (the job cron runs).
 
@@ -222,6 +241,7 @@ def run(
         common,
         {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url},
         lambda settings, reporter: jobs.run(settings, options, reporter),
+        log_file=log_file,
     )
 
 
@@ -413,6 +433,130 @@ def demo(
     from consolescrape.demo import command as showcase
 
     _execute("demo", common, {}, showcase.demo)
+
+
+schedule_app = typer.Typer(
+    help="Write, remove and report the job that runs `consolescrape run` every few minutes.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(schedule_app, name="schedule")
+
+WithOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--with",
+        help="cron, systemd or launchd (default: launchd on macOS, a systemd user timer where "
+        "`systemctl --user` works, else cron).",
+        show_default=False,
+    ),
+]
+EveryOpt = Annotated[
+    int,
+    typer.Option(
+        "--every",
+        help="Minutes between runs, 1-1440; one that does not divide the day restarts at midnight.",
+        min=1,
+        max=1440,
+    ),
+]
+
+
+def _schedule(
+    name: str, common: Common, every: int, job: Callable[[Any, Any, Any], Any]
+) -> NoReturn:
+    """Run a schedule action through the one exit path; `job(settings, reporter, entry)`."""
+
+    def start(settings: Any, reporter: Any) -> Any:
+        from consolescrape import schedule
+
+        return job(
+            settings, reporter, schedule.make_entry(settings, every=every, env_file=common.env_file)
+        )
+
+    _execute(f"schedule {name}", common, {}, start)
+
+
+@schedule_app.command("show")
+@with_common()
+def schedule_show(common: Common, with_: WithOpt = None, every: EveryOpt = 5) -> None:
+    """Print exactly what `schedule install` would write, and where; change nothing.
+
+    \b
+    Usage: consolescrape schedule show
+           consolescrape schedule show --with systemd --every 10
+    """
+    from consolescrape import schedule
+
+    _schedule(
+        "show",
+        common,
+        every,
+        lambda settings, reporter, entry: schedule.show(
+            settings, reporter, schedule.pick(with_), entry, as_json=common.json
+        ),
+    )
+
+
+@schedule_app.command("install")
+@with_common()
+def schedule_install(common: Common, with_: WithOpt = None, every: EveryOpt = 5) -> None:
+    """Install (or update) the job that runs `consolescrape run` for this home.
+
+    \b
+    Usage: consolescrape schedule install
+           consolescrape schedule install --with cron --every 10 --home ~/.local/share/cs-work
+    """
+    from consolescrape import schedule
+
+    _schedule(
+        "install",
+        common,
+        every,
+        lambda settings, reporter, entry: schedule.install(
+            settings, reporter, schedule.pick(with_), entry
+        ),
+    )
+
+
+@schedule_app.command("remove")
+@with_common()
+def schedule_remove(common: Common, with_: WithOpt = None) -> None:
+    """Remove this home's job (only ours: every other crontab line and unit stays).
+
+    \b
+    Usage: consolescrape schedule remove
+    """
+    from consolescrape import schedule
+
+    _schedule(
+        "remove",
+        common,
+        5,
+        lambda settings, reporter, entry: schedule.remove(
+            reporter, schedule.candidates(with_), entry, asked=with_ is not None
+        ),
+    )
+
+
+@schedule_app.command("status")
+@with_common()
+def schedule_status(common: Common, with_: WithOpt = None) -> None:
+    """Say whether the job is installed and where, the last run, and when the next is due.
+
+    \b
+    Usage: consolescrape schedule status
+    """
+    from consolescrape import schedule
+
+    _schedule(
+        "status",
+        common,
+        5,
+        lambda settings, reporter, entry: schedule.status(
+            settings, reporter, schedule.candidates(with_), entry, as_json=common.json
+        ),
+    )
 
 
 def _print_version(value: bool) -> None:
