@@ -3,8 +3,8 @@
 `run --log-file PATH` points the process's stderr at PATH, so every line — ours, a library's
 warning, a traceback — lands there and nothing waits in cron's mail. Before that, a file that
 has reached `MAX_BYTES` becomes `PATH.1` (replacing the previous one): at most two files of about
-1 MiB each. A run logs one line of ~150 bytes, so at one run every 5 minutes the two files keep
-about six weeks.
+1 MiB each. A good run logs one line (~110 bytes), a failed one about 300 bytes, so at one run
+every 5 minutes the two files keep one to two months.
 """
 
 from __future__ import annotations

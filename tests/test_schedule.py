@@ -440,3 +440,31 @@ def test_the_examples_are_schedule_show_output_paths_aside(
     [(path, text)] = split_files(show(cli, "--with", "launchd", env=env)).items()
     assert mac(text) == (ROOT / "examples" / Path(path).name).read_text()
     assert os.path.basename(path) == "local.consolescrape.plist"
+
+
+def test_a_browser_cron_cannot_find_is_named_with_the_setting_to_write(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consolescrape import config, schedule
+
+    settings = config.load({"home": home})
+    assert schedule.unseen_by_cron(settings) == [], "Debian's chromium is in /usr/bin"
+    monkeypatch.setattr(schedule, "CRON_PATH", str(tmp_path / "empty"))
+    chromium, driver = schedule.unseen_by_cron(settings)
+    here = shutil.which("chromedriver")
+    assert f"set CONSOLESCRAPE_CHROMEDRIVER={here} in {home / '.env'}" in driver
+    assert "CONSOLESCRAPE_CHROME_BINARY=" in chromium
+    pinned = config.load({"home": home, "chromedriver": here, "chrome_binary": "/usr/bin/env"})
+    assert schedule.unseen_by_cron(pinned) == []
+
+
+def test_an_env_file_given_to_the_schedule_is_passed_to_every_run(
+    cli: CLI, home: Path, tmp_path: Path
+) -> None:
+    account = tmp_path / "work.env"
+    account.write_text("CONSOLESCRAPE_MODEL_ROW=Fable\n")
+    doc = json.loads(
+        cli("schedule", "show", "--with", "cron", "--env-file", str(account), "--json").stdout
+    )
+    command = doc["data"]["command"]
+    assert command[command.index("--env-file") + 1] == str(account)

@@ -128,9 +128,36 @@ def install(settings: Settings, reporter: Reporter, backend: Backend, entry: Ent
     reporter.info(f"undo: {entry.undo()}")
     if not settings.profile.is_dir():
         reporter.warn("not logged in yet: each run exits 3 until `consolescrape login`")
+    if isinstance(backend, Cron):
+        for warning in unseen_by_cron(settings):
+            reporter.warn(warning)
     return Outcome(
         data={"backend": backend.name, "changed": changed, "where": list(backend.files(entry))}
     )
+
+
+#: The PATH cron gives its jobs.
+CRON_PATH = "/usr/bin:/bin"
+
+
+def unseen_by_cron(settings: Settings) -> list[str]:
+    """Chrome or chromedriver found here only through a PATH that cron's lacks."""
+    from consolescrape.browser.chrome import CHROME_NAMES
+
+    warnings = []
+    wanted: list[tuple[str, Path | None, tuple[str, ...]]] = [
+        ("CONSOLESCRAPE_CHROME_BINARY", settings.chrome_binary, CHROME_NAMES),
+        ("CONSOLESCRAPE_CHROMEDRIVER", settings.chromedriver, ("chromedriver",)),
+    ]
+    for variable, configured, names in wanted:
+        if configured is not None or any(shutil.which(n, path=CRON_PATH) for n in names):
+            continue
+        here = next((p for p in map(shutil.which, names) if p), None)
+        warnings.append(
+            f"cron's PATH ({CRON_PATH}) does not find {names[0]}: set {variable}="
+            f"{here or '<its path>'} in {config.env_file_for(settings)}"
+        )
+    return warnings
 
 
 def remove(reporter: Reporter, backends: list[Backend], entry: Entry, *, asked: bool) -> Outcome:
