@@ -284,8 +284,9 @@ def split_files(out: str) -> dict[str, str]:
 
 def test_systemd_units_pass_systemd_analyze_verify(cli: CLI, home: Path, tmp_path: Path) -> None:
     assert shutil.which("systemd-analyze"), "install systemd (scripts/install-browser --display)"
-    for every in ("5", "7", "1440"):
-        files = split_files(show(cli, "--with", "systemd", "--every", every))
+    odd = tmp_path / "my 100% $HOME"  # systemd's own % and $, and a space
+    for every, where in (("5", home), ("7", odd), ("1440", home)):
+        files = split_files(show(cli, "--with", "systemd", "--every", every, "--home", str(where)))
         units = tmp_path / f"every-{every}"
         units.mkdir()
         for path, text in files.items():

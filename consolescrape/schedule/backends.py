@@ -22,9 +22,12 @@ Which = Callable[[str], str | None]
 
 
 def run_command(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv, input=stdin or "", capture_output=True, text=True, timeout=30, check=False
-    )
+    try:
+        return subprocess.run(
+            argv, input=stdin or "", capture_output=True, text=True, timeout=30, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 124, "", "no answer within 30 s")
 
 
 @dataclass(frozen=True)

@@ -166,10 +166,13 @@ def cron_block(entry: Entry) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _is_header(line: str, entry: Entry) -> bool:
+    return line.startswith(f"{entry.tag}: `run` every ")
+
+
 def is_ours(line: str, entry: Entry) -> bool:
-    tag = entry.tag
     text = line.rstrip()
-    return text.startswith(tag + ":") or text.endswith(tag.replace("%", "\\%"))
+    return _is_header(text, entry) or text.endswith(entry.tag.replace("%", "\\%"))
 
 
 def without_entry(crontab: str, entry: Entry) -> str:
@@ -186,7 +189,7 @@ def with_entry(crontab: str, entry: Entry) -> str:
 def installed_every(text: str, entry: Entry) -> int | None:
     """The interval our marker says, in a crontab or a unit file; None: not ours / not there."""
     for line in text.splitlines():
-        if line.startswith(entry.tag + ":"):
+        if _is_header(line, entry):
             found = re.search(r"`run` every (?:(\d+) )?(minute|hour)", line)
             if found:
                 count = int(found[1] or 1)
