@@ -446,6 +446,7 @@ WithOpt = Annotated[
     str | None,
     typer.Option(
         "--with",
+        metavar="cron|systemd|launchd",
         help="cron, systemd or launchd (default: launchd on macOS, a systemd user timer where "
         "`systemctl --user` works, else cron).",
         show_default=False,

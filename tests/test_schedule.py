@@ -272,6 +272,8 @@ def test_no_user_systemd_is_exit_7_naming_cron_and_lingering(
     assert "systemd user services are not available here" in result.stderr
     assert "--with cron" in result.stderr and "loginctl enable-linger" in result.stderr
     assert not (tmp_path / ".config" / "systemd").exists()
+    default = show(cli, env=gone)
+    assert default.startswith("# add to the crontab of "), "without a user manager: cron"
 
 
 def split_files(out: str) -> dict[str, str]:
