@@ -120,6 +120,25 @@ def test_the_command_quotes_paths_with_spaces_and_percent_for_cron(
     line = show(cli, "--with", "cron", "--home", str(odd)).splitlines()[2]
     command = line.split(None, 5)[5]
     assert "'" in command and "\\%" in command and "%" not in command.replace("\\%", "")
+    # As cron runs it: `\%` becomes `%`, then /bin/sh. No login yet: exit 3, logged there.
+    done = subprocess.run(
+        [
+            "env",
+            "-i",
+            f"HOME={tmp_path}",
+            "PATH=/usr/bin:/bin",
+            "/bin/sh",
+            "-c",
+            command.replace("\\%", "%"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3 and done.stderr == ""
+    assert "not logged in yet" in (odd / "logs" / "run.log").read_text()
 
 
 @contextlib.contextmanager
