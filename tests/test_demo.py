@@ -9,7 +9,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from conftest import CLI, processes_mentioning
+
+
+# The demo's temporary homes and browsers are looked for machine-wide: one worker runs them all.
+pytestmark = pytest.mark.xdist_group("demo")
 
 
 def demo_dirs() -> set[Path]:
