@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from conftest import CLI, processes_mentioning
 
-
 # The demo's temporary homes and browsers are looked for machine-wide: one worker runs them all.
 pytestmark = pytest.mark.xdist_group("demo")
 
