@@ -164,6 +164,7 @@ def crontab() -> str:
 OTHER_JOBS = "MAILTO=me@example.com\n# nightly backup\n17 3 * * * /usr/local/bin/backup --all\n"
 
 
+@pytest.mark.xdist_group("crontab")  # the machine's one crontab: one worker at a time
 def test_install_with_the_real_crontab_is_idempotent_keeps_other_lines_and_removes_only_ours(
     cli: CLI, home: Path, tmp_path: Path
 ) -> None:
