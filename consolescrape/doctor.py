@@ -228,9 +228,10 @@ def check_history(settings: Settings) -> Check:
     from consolescrape import history
 
     path = settings.history_file
-    if not path.exists():
-        return Check("history", True, f"{path} (none yet: the next run starts it)")
     try:
+        # A dangling link or a stray -shm there is a problem to name, not "none yet".
+        if not history.present(path):
+            return Check("history", True, f"{path} (none yet: the next run starts it)")
         detail = history.check(path)
     except history.HistoryError as exc:
         return Check(

@@ -372,7 +372,7 @@ def limits(snapshot: model.Snapshot) -> list[tuple[str, model.Limit]]:
 SIDECARS = ("-wal", "-shm", "-journal")
 
 
-def _verify(path: Path) -> bool:
+def present(path: Path) -> bool:
     """Whether history.db exists; HistoryError when it or a sidecar is not a regular file of
     ours. Looked at before SQLite opens anything: SQLite follows a symlink (a database outside
     the home, or someone else's 0644 file made one), and opening a FIFO waits for a writer
@@ -406,7 +406,7 @@ def open_for_writing(path: Path) -> History:
     from consolescrape import store
 
     try:
-        _verify(path)
+        present(path)
         _create_private(path)
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
     except store.NotOurFile as exc:
@@ -427,7 +427,7 @@ def open_for_writing(path: Path) -> History:
 
 def open_for_reading(path: Path) -> History | None:
     """Open history.db read-only (None when there is none yet); never waits on a writer."""
-    if not _verify(path):
+    if not present(path):
         return None
     try:
         db = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=BUSY_SECONDS)

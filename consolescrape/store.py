@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from consolescrape import model
-from consolescrape.errors import ConfigError, Locked
+from consolescrape.errors import ConfigError, EnvironmentFault, Locked
 
 logger = logging.getLogger(__name__)
 
@@ -35,40 +35,38 @@ def private_dir(path: Path) -> Path:
 # --- files under the home: regular files of ours, or a clear error -------------------------------
 
 
-class NotOurFile(ConfigError):
+#: What each kind of non-regular file is called, and the errno that stands for it in --json.
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link", errno.ELOOP),
+    (stat.S_ISDIR, "a directory", errno.EISDIR),
+    (stat.S_ISFIFO, "a FIFO (named pipe)", errno.ENXIO),
+    (stat.S_ISSOCK, "a socket", errno.ENXIO),
+    (stat.S_ISCHR, "a device", errno.ENXIO),
+    (stat.S_ISBLK, "a device", errno.ENXIO),
+)
+
+
+class NotOurFile(EnvironmentFault):
     """Something other than a regular file of ours (a link, a directory, a FIFO, a device, another
     user's file) where the home keeps one of its files: never followed, opened or waited on."""
 
-    def __init__(self, path: Path, what: str) -> None:
+    def __init__(self, path: Path, what: str, errno: int | None) -> None:
         aside = shlex.quote(f"{path}.aside")
         super().__init__(
             f"{path} is {what}, not a regular file of yours",
             f"move it out of the way (mv {shlex.quote(str(path))} {aside}); "
             "consolescrape creates it anew",
+            path=str(path),
+            errno=errno,
         )
-        self.path = path
-
-
-def kind_of(mode: int) -> str | None:
-    """What a non-regular file is, in words; None for a regular file."""
-    for test, what in (
-        (stat.S_ISREG, None),
-        (stat.S_ISLNK, "a symbolic link"),
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return what
-    return "a device"
 
 
 def _refuse_unless_ours(path: Path, info: os.stat_result) -> None:
-    what = kind_of(info.st_mode)
-    if what is not None:
-        raise NotOurFile(path, what)
+    for test, what, number in _KINDS:
+        if test(info.st_mode):
+            raise NotOurFile(path, what, number)
     if info.st_uid != os.getuid():
-        raise NotOurFile(path, f"owned by uid {info.st_uid}")
+        raise NotOurFile(path, f"owned by uid {info.st_uid}", errno.EPERM)
 
 
 def check_regular(path: Path) -> bool:
@@ -98,7 +96,7 @@ def open_regular(path: Path, flags: int, mode: int = 0o600) -> int:
         if what is None:
             exc.filename, exc.filename2 = str(path), None
             raise
-        raise NotOurFile(path, what) from None
+        raise NotOurFile(path, what, exc.errno) from None
     try:
         _refuse_unless_ours(path, os.fstat(fd))
     except BaseException:
