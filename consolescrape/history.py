@@ -317,6 +317,12 @@ class History:
     ) -> list[Point]:
         """Rows scraped at or after `since` (and, with `until`, not after it: rows a clock ahead
         of time wrote are not the latest), oldest first (one limit, or all)."""
+        return list(self.iter_points(since, limit, until))
+
+    def iter_points(
+        self, since: datetime, limit: str | None = None, until: datetime | None = None
+    ) -> Iterator[Point]:
+        """`points`, one at a time: a year of rows is read in bounded memory."""
         query = (
             "SELECT scraped_at, limit_key, percent, resets_at, resets_in, source FROM points"
             " WHERE scraped_at >= ?"
@@ -329,24 +335,27 @@ class History:
             query += " AND limit_key = ?"
             args += (limit,)
         try:
-            rows = self.db.execute(query + " ORDER BY scraped_at, id", args).fetchall()
+            cursor = self.db.execute(query + " ORDER BY scraped_at, id", args)
+            batches = iter(lambda: cursor.fetchmany(4096), [])
+            # Rows of one scrape share a time, and a window's rows share a reset time: converting
+            # each distinct value once makes a year of rows several times faster to read. The
+            # memo is emptied now and then, so it stays small however many rows there are.
+            times: dict[int, datetime] = {}
+            for batch in batches:
+                if len(times) > 4096:
+                    times.clear()
+                for at, key, percent, resets, text, source in batch:
+                    moment = times.get(at)
+                    if moment is None:
+                        moment = times[at] = _time(at)
+                    reset = None
+                    if resets is not None:
+                        reset = times.get(resets)
+                        if reset is None:
+                            reset = times[resets] = _time(resets)
+                    yield Point(moment, key, percent, reset, text, source)
         except sqlite3.Error as exc:
             raise explain(self.path, exc) from exc
-        # Rows of one scrape share a time, and a window's rows share a reset time: converting
-        # each distinct value once makes a year of rows several times faster to read.
-        times: dict[int, datetime] = {}
-
-        def convert(ms: int) -> datetime:
-            moment = times.get(ms)
-            if moment is None:
-                moment = times[ms] = _time(ms)
-            return moment
-
-        found = []
-        for at, key, percent, resets, text, source in rows:
-            reset = None if resets is None else convert(resets)
-            found.append(Point(convert(at), key, percent, reset, text, source))
-        return found
 
     def window_points(
         self, limit: str, now: datetime | None = None
