@@ -111,6 +111,39 @@ def _excerpt(raw: bytes) -> str:
     return re.sub(r"\s+", " ", text).strip()[:160] or "(no output)"
 
 
+def why_not_started(program: str, exc: OSError) -> str:
+    """Why a command did not start, in words that point at the fix: the kernel says "No such
+    file or directory" both for a missing program and for a script whose #! interpreter is
+    missing, which a CRLF line ending ("/bin/sh\\r") makes of every interpreter."""
+    import errno
+    import shlex
+    import shutil
+
+    reason = str(exc.strerror or exc)
+    path = program if os.sep in program else shutil.which(program)
+    if exc.errno != errno.ENOENT or path is None or not os.path.isfile(path):
+        return reason
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            first = os.read(fd, 256).split(b"\n", 1)[0]
+        finally:
+            os.close(fd)
+    except OSError:
+        return reason
+    if not first.startswith(b"#!"):
+        return reason
+    interpreter = first[2:].decode(errors="replace").strip(" \t")
+    if interpreter.endswith("\r"):
+        return (
+            f"{path} has Windows line endings (CRLF): its #! line names "
+            f"{interpreter[:-1].strip()!r} followed by a carriage return, which does not exist "
+            f"(fix: sed -i 's/\\r$//' {shlex.quote(path)})"
+        )
+    named = interpreter.split()[0] if interpreter else "(none)"
+    return f"its interpreter {named} (the #! line of {path}) is not installed"
+
+
 def run_command(command: str, doc: dict[str, object], warn: Callable[[str], None]) -> bool:
     """Run `command` without a shell, `doc` as JSON on stdin, within TIMEOUT; True if it worked."""
     import shlex
@@ -130,7 +163,7 @@ def run_command(command: str, doc: dict[str, object], warn: Callable[[str], None
                 start_new_session=True,
             )
         except OSError as exc:
-            warn(f"alert command {name} could not start: {exc.strerror or exc}")
+            warn(f"alert command {name} could not start: {why_not_started(argv[0], exc)}")
             return False
         try:
             proc.communicate(json.dumps(doc).encode() + b"\n", timeout=TIMEOUT)

@@ -17,6 +17,7 @@ import typer
 from consolescrape.errors import ConsolescrapeError, ExitCode, Stopped, environment_fault
 
 if TYPE_CHECKING:
+    from consolescrape.config import Settings
     from consolescrape.output import Reporter
 
 app = typer.Typer(
@@ -114,8 +115,13 @@ def _execute(
     job: Callable[..., Any],
     *,
     log_file: Path | None = None,
+    checking: bool = False,
 ) -> NoReturn:
-    """Load settings, run the job, report, and exit with the code the README's table gives."""
+    """Load settings, run the job, report, and exit with the code the README's table gives.
+
+    `checking`: the command is a check (`status --check`), whose answer to a bad setting is
+    its own exit code (9), not the configuration error's (7) that cron would read as a run's.
+    """
     from consolescrape import signals
     from consolescrape.output import Reporter
 
@@ -132,7 +138,7 @@ def _execute(
     told_result = False
     with signals.handled():
         try:
-            code, data, sync, error, told = _outcome(common, flags, job, reporter)
+            code, data, sync, error, told = _outcome(common, flags, job, reporter, checking)
             with signals.deferred():
                 _tell(command, common, reporter, code, data, sync, error, told=told)
                 told_result = True
@@ -147,16 +153,19 @@ def _execute(
 
 
 def _outcome(
-    common: Common, flags: dict[str, Any], job: Callable[..., Any], reporter: Reporter
+    common: Common,
+    flags: dict[str, Any],
+    job: Callable[..., Any],
+    reporter: Reporter,
+    checking: bool = False,
 ) -> tuple[ExitCode, Any, Any, ConsolescrapeError | None, bool]:
     """Run the job; every way it can end becomes an exit code and, maybe, an error."""
-    from consolescrape import config
 
     code, data, sync = ExitCode.OK, None, None
     error: ConsolescrapeError | None = None
     told = False  # an internal error is told by reporter.exception, in its own words
     try:
-        settings = config.load({"home": common.home, **flags}, env_file=common.env_file)
+        settings = _load_settings(common, flags, checking)
         reporter.secrets = [settings.api_key] if settings.api_key else []
         outcome = job(settings, reporter)
         code, data, sync, error = outcome.exit_code, outcome.data, outcome.sync, outcome.error
@@ -172,6 +181,19 @@ def _outcome(
         code, told = ExitCode.INTERNAL, True
         error = ConsolescrapeError(f"internal error: {type(exc).__name__}")
     return code, data, sync, error, told
+
+
+def _load_settings(common: Common, flags: dict[str, Any], checking: bool) -> Settings:
+    from consolescrape import config
+    from consolescrape.errors import CheckFailed, ConfigError
+
+    try:
+        return config.load({"home": common.home, **flags}, env_file=common.env_file)
+    except ConfigError as exc:
+        if not checking:
+            raise
+        # The message names the setting; a monitor reads the check's own exit code.
+        raise CheckFailed(f"a setting is invalid: {exc.message}", exc.advice) from None
 
 
 def _tell(
@@ -361,6 +383,7 @@ def status(
         lambda settings, reporter: jobs.status(
             settings, reporter, check=check, max_age=max_age * 60, as_json=common.json
         ),
+        checking=check,
     )
 
 

@@ -247,10 +247,13 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     try:
         values = dotenv_values(path)
     except UnicodeDecodeError:
+        import shlex
+
+        quoted, new = shlex.quote(str(path)), shlex.quote(f"{path}.new")
         raise ConfigError(
             f"{path} is not UTF-8 text",
-            f"save {path} as UTF-8 (e.g. iconv -f latin1 -t utf-8 {path} > {path}.new && "
-            f"mv {path}.new {path})",
+            f"save {path} as UTF-8 (e.g. iconv -f latin1 -t utf-8 {quoted} > {new} && "
+            f"mv {new} {quoted})",
         ) from None
     return {k: v for k, v in values.items() if v is not None}
 

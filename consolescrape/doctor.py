@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def check_profile(settings: Settings) -> Check:
             "profile",
             False,
             f"{profile} is owned by uid {info.st_uid}, not you",
-            f"chown -R $(id -u) {profile}",
+            f"chown -R $(id -u) {shlex.quote(str(profile))}",
         )
     if info.st_mode & 0o077:
         return Check(
@@ -100,7 +101,7 @@ def check_profile(settings: Settings) -> Check:
             False,
             f"{profile} is mode {info.st_mode & 0o777:o}, readable "
             "by others (it holds your session)",
-            f"chmod 700 {profile}",
+            f"chmod 700 {shlex.quote(str(profile))}",
         )
     return Check("profile", True, f"{profile} (0700; add --online to check the login)")
 
@@ -212,7 +213,7 @@ def check_env_file(settings: Settings) -> Check:
             ".env",
             False,
             f"{settings.env_file} is mode {mode:o}, readable by others",
-            f"chmod 600 {settings.env_file}",
+            f"chmod 600 {shlex.quote(str(settings.env_file))}",
         )
     return Check(".env", True, f"{settings.env_file} ({mode:o})")
 
@@ -251,9 +252,10 @@ def check_history(settings: Settings) -> Check:
     from consolescrape import history
 
     path = settings.history_file
-    if not path.exists():
-        return Check("history", True, f"{path} (none yet: the next run starts it)")
     try:
+        # A dangling link or a stray -shm there is a problem to name, not "none yet".
+        if not history.present(path):
+            return Check("history", True, f"{path} (none yet: the next run starts it)")
         detail = history.check(path)
     except history.HistoryError as exc:
         return Check(

@@ -137,6 +137,15 @@ def environment_fault(exc: OSError, doing: str = "") -> EnvironmentFault:
 
     `doing` says what had been done already (e.g. "saved …, but not queued").
     """
+    if exc.filename is None and exc.errno == errnos.ENOENT and _working_dir_gone():
+        return EnvironmentFault(
+            f"{doing + ': ' if doing else ''}the working directory no longer exists "
+            "(it was deleted after this command started in it)",
+            "cd to a directory that exists (cron: the job's directory), or pass --home as an "
+            "absolute path",
+            path=".",
+            errno=exc.errno,
+        )
     path = str(exc.filename) if exc.filename is not None else "(unknown path)"
     reason = exc.strerror or type(exc).__name__
     fix = _FIXES.get(exc.errno or 0, "check {path}: the system refused to use it")
@@ -147,6 +156,14 @@ def environment_fault(exc: OSError, doing: str = "") -> EnvironmentFault:
         path=path,
         errno=exc.errno,
     )
+
+
+def _working_dir_gone() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
 
 
 class Stopped(ConsolescrapeError):

@@ -26,6 +26,9 @@ __all__ = ["History", "HistoryError", "Point", "Reading", "Window", "rows_json",
 #: How long a run waits for a database another program holds before it gives up on history.
 BUSY_SECONDS = 1.0
 PRUNE_EVERY = timedelta(days=1)
+#: A window begun more than this after a reading was begun by a clock that ran ahead; a clock
+#: stepped back by NTP (seconds) still finds its window.
+CLOCK_SLACK = timedelta(hours=1)
 
 
 class HistoryError(Exception):
@@ -45,6 +48,10 @@ class HistoryError(Exception):
 
 def _ms(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
+
+
+def _ms_span(span: timedelta) -> int:
+    return round(span.total_seconds() * 1000)
 
 
 def _time(ms: int) -> datetime:
@@ -98,15 +105,20 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def _migrate(db: sqlite3.Connection, path: Path) -> None:
     version: int = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise HistoryError(
-            f"{path} has schema version {version}, newer than this consolescrape knows "
-            f"({SCHEMA_VERSION})",
-            f"upgrade consolescrape, or move {path} aside",
-        )
+        raise _too_new(path, version)
     for number in range(version + 1, SCHEMA_VERSION + 1):
         with _transaction(db):
             MIGRATIONS[number - 1](db)
             db.execute(f"PRAGMA user_version = {number:d}")
+
+
+def _too_new(path: Path, version: int) -> HistoryError:
+    # A run refuses such a file as well: only a newer consolescrape can read it.
+    return HistoryError(
+        f"{path} has schema version {version}, newer than this consolescrape knows "
+        f"({SCHEMA_VERSION})",
+        f"upgrade consolescrape, or move {_quoted(path)} aside",
+    )
 
 
 @contextlib.contextmanager
@@ -123,17 +135,26 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
 # --- errors ------------------------------------------------------------------------------------
 
 
+def _quoted(path: Path) -> str:
+    """A path as a shell command needs it (a home with a space in it); shlex loads only here."""
+    import shlex
+
+    return shlex.quote(str(path))
+
+
 def explain(path: Path, exc: BaseException) -> HistoryError:
     """The one line (and its fix) for an error from SQLite or the file system."""
     if isinstance(exc, HistoryError):
         return exc
     text = " ".join(str(exc).split())  # SQLite's integrity report spans lines: keep one
     lowered = text.lower()
+    quoted = _quoted(path)
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        aside, wal, shm = (_quoted(Path(f"{path}{end}")) for end in (".broken", "-wal", "-shm"))
         return HistoryError(
             f"{path} is damaged ({text})",
             # Its -wal file belongs to it: left behind, SQLite would replay it into the new one.
-            f"mv {path} {path}.broken && rm -f {path}-wal {path}-shm — the next run starts anew",
+            f"mv {quoted} {aside} && rm -f {wal} {shm} — the next run starts anew",
         )
     if "locked" in lowered or "busy" in lowered:
         return HistoryError(
@@ -143,7 +164,7 @@ def explain(path: Path, exc: BaseException) -> HistoryError:
     if "readonly" in lowered or "read-only" in lowered or isinstance(exc, PermissionError):
         return HistoryError(
             f"{path} cannot be written ({text})",
-            f"chmod 600 {path} (it and {path.parent} must be yours and writable)",
+            f"chmod 600 {quoted} (it and {path.parent} must be yours and writable)",
         )
     return HistoryError(f"{path}: {text}", "`consolescrape doctor` checks it; rerun with --verbose")
 
@@ -206,7 +227,7 @@ class History:
         return readings
 
     def _advance(self, point: Point) -> Reading:
-        window = self.current_window(point.limit)
+        window = self.current_window(point.limit, point.scraped_at)
         at, resets = _ms(point.scraped_at), _ms(point.resets_at) if point.resets_at else None
         if window is not None and same_window(
             window.resets_at, window.last_percent, point.scraped_at, point.percent, point.resets_at
@@ -235,19 +256,36 @@ class History:
         return cursor.rowcount == 1
 
     def prune(self, days: int, now: datetime | None = None) -> int:
-        """Drop rows older than `days`, at most once a day (an indexed delete); rows removed."""
+        """Drop rows older than `days` before the newest row we trust, at most once a day (an
+        indexed delete); returns the rows removed.
+
+        Trusted is the newest scrape not after `now` except the latest one: that may be a clock
+        stepped far ahead (one run 400 days in the future would otherwise prune a year of
+        rows). Rows from the future are kept, and a prune dated in the future (by such a clock)
+        does not hold off the next one.
+        """
         now = now or datetime.now(UTC)
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key = 'pruned_at'").fetchone()
+            if row is not None and timedelta(0) <= now - _time(int(row[0])) < PRUNE_EVERY:
+                return 0
+            trusted = self.db.execute(
+                "SELECT DISTINCT scraped_at FROM points WHERE scraped_at <= ?"
+                " ORDER BY scraped_at DESC LIMIT 1 OFFSET 1",
+                (_ms(now),),
+            ).fetchone()
         except sqlite3.Error as exc:
             raise explain(self.path, exc) from exc
-        if row is not None and now - _time(int(row[0])) < PRUNE_EVERY:
-            return 0
-        cutoff = _ms(now - timedelta(days=days))
+        removed = 0
         with self.transaction():
-            removed = self.db.execute("DELETE FROM points WHERE scraped_at < ?", (cutoff,)).rowcount
-            self.db.execute("DELETE FROM windows WHERE seen_at < ?", (cutoff,))
-            self.db.execute("DELETE FROM alerts WHERE window_id NOT IN (SELECT id FROM windows)")
+            if trusted is not None:
+                cutoff = trusted[0] - _ms_span(timedelta(days=days))
+                deleted = self.db.execute("DELETE FROM points WHERE scraped_at < ?", (cutoff,))
+                removed = deleted.rowcount
+                self.db.execute("DELETE FROM windows WHERE seen_at < ?", (cutoff,))
+                self.db.execute(
+                    "DELETE FROM alerts WHERE window_id NOT IN (SELECT id FROM windows)"
+                )
             self.db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_at', ?)",
                 (str(_ms(now)),),
@@ -256,57 +294,81 @@ class History:
 
     # --- reading ---
 
-    def current_window(self, limit: str) -> Window | None:
-        row = self.db.execute(
+    def current_window(self, limit: str, at: datetime | None = None) -> Window | None:
+        """The limit's latest window; with `at`, the latest one begun by then (a window begun
+        by a clock that ran ahead is not the current one once the clock is right again)."""
+        query = (
             "SELECT id, limit_key, started_at, seen_at, resets_at, last_percent, peak"
-            " FROM windows WHERE limit_key = ? ORDER BY id DESC LIMIT 1",
-            (limit,),
-        ).fetchone()
+            " FROM windows WHERE limit_key = ?"
+        )
+        args: tuple[object, ...] = (limit,)
+        if at is not None:
+            query += " AND started_at <= ?"
+            args += (_ms(at + CLOCK_SLACK),)
+        row = self.db.execute(query + " ORDER BY id DESC LIMIT 1", args).fetchone()
         if row is None:
             return None
         return Window(
             row[0], row[1], _time(row[2]), _time(row[3]), _maybe_time(row[4]), row[5], row[6]
         )
 
-    def points(self, since: datetime, limit: str | None = None) -> list[Point]:
-        """Rows scraped at or after `since`, oldest first (one limit, or all)."""
+    def points(
+        self, since: datetime, limit: str | None = None, until: datetime | None = None
+    ) -> list[Point]:
+        """Rows scraped at or after `since` (and, with `until`, not after it: rows a clock ahead
+        of time wrote are not the latest), oldest first (one limit, or all)."""
+        return list(self.iter_points(since, limit, until))
+
+    def iter_points(
+        self, since: datetime, limit: str | None = None, until: datetime | None = None
+    ) -> Iterator[Point]:
+        """`points`, one at a time: a year of rows is read in bounded memory."""
         query = (
             "SELECT scraped_at, limit_key, percent, resets_at, resets_in, source FROM points"
             " WHERE scraped_at >= ?"
         )
         args: tuple[object, ...] = (_ms(since),)
+        if until is not None:
+            query += " AND scraped_at <= ?"
+            args += (_ms(until),)
         if limit is not None:
             query += " AND limit_key = ?"
             args += (limit,)
         try:
-            rows = self.db.execute(query + " ORDER BY scraped_at, id", args).fetchall()
+            cursor = self.db.execute(query + " ORDER BY scraped_at, id", args)
+            batches = iter(lambda: cursor.fetchmany(4096), [])
+            # Rows of one scrape share a time, and a window's rows share a reset time: converting
+            # each distinct value once makes a year of rows several times faster to read. The
+            # memo is emptied now and then, so it stays small however many rows there are.
+            times: dict[int, datetime] = {}
+            for batch in batches:
+                if len(times) > 4096:
+                    times.clear()
+                for at, key, percent, resets, text, source in batch:
+                    moment = times.get(at)
+                    if moment is None:
+                        moment = times[at] = _time(at)
+                    reset = None
+                    if resets is not None:
+                        reset = times.get(resets)
+                        if reset is None:
+                            reset = times[resets] = _time(resets)
+                    yield Point(moment, key, percent, reset, text, source)
         except sqlite3.Error as exc:
             raise explain(self.path, exc) from exc
-        # Rows of one scrape share a time, and a window's rows share a reset time: converting
-        # each distinct value once makes a year of rows several times faster to read.
-        times: dict[int, datetime] = {}
 
-        def convert(ms: int) -> datetime:
-            moment = times.get(ms)
-            if moment is None:
-                moment = times[ms] = _time(ms)
-            return moment
-
-        found = []
-        for at, key, percent, resets, text, source in rows:
-            reset = None if resets is None else convert(resets)
-            found.append(Point(convert(at), key, percent, reset, text, source))
-        return found
-
-    def window_points(self, limit: str) -> tuple[Window | None, list[Point]]:
-        """The limit's latest window and its points (what a forecast is made from)."""
+    def window_points(
+        self, limit: str, now: datetime | None = None
+    ) -> tuple[Window | None, list[Point]]:
+        """The limit's current window and its points up to `now` (what a forecast is made
+        from)."""
         try:
-            window = self.current_window(limit)
+            window = self.current_window(limit, now)
         except sqlite3.Error as exc:
             raise explain(self.path, exc) from exc
         if window is None:
             return None, []
-        return window, self.points(window.started_at, limit)
+        return window, self.points(window.started_at, limit, now)
 
 
 def limits(snapshot: model.Snapshot) -> list[tuple[str, model.Limit]]:
@@ -315,20 +377,49 @@ def limits(snapshot: model.Snapshot) -> list[tuple[str, model.Limit]]:
     return found + list(snapshot.weekly.items())
 
 
+#: The files SQLite opens next to the database; each must be a regular file of ours, or absent.
+SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def present(path: Path) -> bool:
+    """Whether history.db exists; HistoryError when it or a sidecar is not a regular file of
+    ours. Looked at before SQLite opens anything: SQLite follows a symlink (a database outside
+    the home, or someone else's 0644 file made one), and opening a FIFO waits for a writer
+    forever (retried through signals, so even SIGTERM cannot end it)."""
+    from consolescrape import store
+
+    try:
+        for sidecar in SIDECARS:
+            store.check_regular(path.with_name(path.name + sidecar))
+        return store.check_regular(path)
+    except store.NotOurFile as exc:
+        raise HistoryError(exc.message, exc.advice or "") from None
+
+
 def _create_private(path: Path) -> None:
-    """Create the file 0600 before SQLite does; its -wal and -shm files copy this mode."""
+    """Create the file 0600 before SQLite does (its -wal and -shm files copy this mode), or
+    tighten one of ours that others could read."""
     from consolescrape import store
 
     store.private_dir(path.parent)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    fd = store.open_regular(path, os.O_RDWR | os.O_CREAT)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def open_for_writing(path: Path) -> History:
     """Open (creating and migrating) history.db for a run; every failure is a HistoryError."""
+    from consolescrape import store
+
     try:
-        if not path.exists():
-            _create_private(path)
+        present(path)
+        _create_private(path)
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
+    except store.NotOurFile as exc:
+        raise HistoryError(exc.message, exc.advice or "") from None
     except (OSError, sqlite3.Error) as exc:
         raise explain(path, exc) from exc
     try:
@@ -345,7 +436,7 @@ def open_for_writing(path: Path) -> History:
 
 def open_for_reading(path: Path) -> History | None:
     """Open history.db read-only (None when there is none yet); never waits on a writer."""
-    if not path.exists():
+    if not present(path):
         return None
     try:
         db = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=BUSY_SECONDS)
@@ -356,9 +447,11 @@ def open_for_reading(path: Path) -> History | None:
         db.close()
         if version == 0:
             return None  # created, not yet migrated: nothing recorded
+        if version > SCHEMA_VERSION:
+            raise _too_new(path, version)
         raise HistoryError(
             f"{path} has schema version {version}, this consolescrape reads {SCHEMA_VERSION}",
-            "run `consolescrape run` once to upgrade it (or upgrade consolescrape)",
+            "run `consolescrape run` once: it upgrades the file",
         )
     return History(db, path)
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from consolescrape import history, model
+from consolescrape import history, model, sanitize
 from consolescrape.config import Settings
 from consolescrape.errors import ConfigError, UsageError
 from consolescrape.history import Point, same_window
 from consolescrape.jobs import Outcome
-from consolescrape.output import Reporter
+from consolescrape.output import Reporter, Streamed
+from consolescrape.sanitize import scrub
+
+if TYPE_CHECKING:
+    from consolescrape.config import Secret
 
 BARS = "▁▂▃▄▅▆▇█"
 WIDTH = 48
@@ -30,18 +36,52 @@ class Reset:
     peak: int | float  # the peak of the window that ended
 
 
-@dataclass
-class Summary:
-    """One limit over the span."""
+class Tally:
+    """One limit over the span, built one row at a time (rows oldest first), so a year of rows
+    is summed up without being held: count, latest, peak, resets, time at 100 %."""
 
-    limit: str
-    points: list[Point]
-    resets: list[Reset] = field(default_factory=list)
-    seconds_at_full: float = 0.0
+    def __init__(self, first: Point) -> None:
+        self.limit = first.limit
+        self.count = 1
+        self.latest = first
+        self.peak = first
+        self.resets: list[Reset] = []
+        self._window_resets, self._window_peak = first.resets_at, first.percent
+        #: the gaps between rows, and how long each row at 100 % lasted (before the cap on
+        #: gaps, which needs their median: a gap longer than GAP_FACTOR typical ones is sleep)
+        self._gaps = array("d")
+        self._full = array("d")
+
+    def add(self, after: Point) -> None:
+        before = self.latest
+        self.count += 1
+        self.latest = after
+        if after.percent > self.peak.percent:
+            self.peak = after
+        self._gaps.append((after.scraped_at - before.scraped_at).total_seconds())
+        if before.percent >= 100:
+            end = after.scraped_at
+            if before.resets_at is not None:
+                end = min(end, max(before.resets_at, before.scraped_at))
+            self._full.append((end - before.scraped_at).total_seconds())
+        # Where one window ends and the next begins, by the rule history.db itself uses.
+        if same_window(
+            self._window_resets, before.percent, after.scraped_at, after.percent, after.resets_at
+        ):
+            self._window_resets = after.resets_at or self._window_resets
+            self._window_peak = max(self._window_peak, after.percent)
+            return
+        # The window's own reset time, when it had one that has passed; else when it was seen.
+        at = after.scraped_at
+        if self._window_resets is not None and self._window_resets <= after.scraped_at:
+            at = self._window_resets
+        self.resets.append(Reset(at, self._window_peak))
+        self._window_resets, self._window_peak = after.resets_at, after.percent
 
     @property
-    def peak(self) -> Point:
-        return max(self.points, key=lambda p: p.percent)
+    def seconds_at_full(self) -> float:
+        longest = GAP_FACTOR * statistics.median(self._gaps) if self._gaps else 0.0
+        return sum(min(span, longest) for span in self._full)
 
     def to_json(self) -> dict[str, Any]:
         from consolescrape.status import limit_label
@@ -49,13 +89,40 @@ class Summary:
         return {
             "limit": self.limit,
             "label": limit_label(self.limit),
-            "points": len(self.points),
-            "latest": self.points[-1].percent,
+            "points": self.count,
+            "latest": self.latest.percent,
             "peak": self.peak.percent,
             "peakAt": model.format_time(self.peak.scraped_at),
             "secondsAt100": round(self.seconds_at_full),
             "resets": [{"at": model.format_time(r.at), "peak": r.peak} for r in self.resets],
         }
+
+
+@dataclass
+class Summary:
+    """One limit over the span, with its rows (what the sparkline is drawn from)."""
+
+    points: list[Point]
+    tally: Tally
+
+    @property
+    def limit(self) -> str:
+        return self.tally.limit
+
+    @property
+    def peak(self) -> Point:
+        return self.tally.peak
+
+    @property
+    def resets(self) -> list[Reset]:
+        return self.tally.resets
+
+    @property
+    def seconds_at_full(self) -> float:
+        return self.tally.seconds_at_full
+
+    def to_json(self) -> dict[str, Any]:
+        return self.tally.to_json()
 
 
 def parse_since(text: str) -> timedelta:
@@ -70,51 +137,26 @@ def parse_since(text: str) -> timedelta:
     return span
 
 
+def tally(points: Iterable[Point], each: Callable[[Point], None] | None = None) -> list[Tally]:
+    """One Tally per limit (session first, then as they appear), `each` called on every row."""
+    found: dict[str, Tally] = {}
+    for point in points:
+        current = found.get(point.limit)
+        if current is None:
+            found[point.limit] = Tally(point)
+        else:
+            current.add(point)
+        if each is not None:
+            each(point)
+    return sorted(found.values(), key=lambda t: t.limit != model.SESSION)
+
+
 def summarize(points: Sequence[Point]) -> list[Summary]:
     """Group the rows by limit (session first, then as they appear) and find resets and 100 %."""
     by_limit: dict[str, list[Point]] = {}
     for point in points:
         by_limit.setdefault(point.limit, []).append(point)
-    order = sorted(by_limit, key=lambda key: key != model.SESSION)
-    return [_summary(key, by_limit[key]) for key in order]
-
-
-def _summary(limit: str, points: list[Point]) -> Summary:
-    return Summary(limit, points, _resets(points), _seconds_at_full(points))
-
-
-def _seconds_at_full(points: Sequence[Point]) -> float:
-    pairs = list(itertools.pairwise(points))
-    gaps = [(b.scraped_at - a.scraped_at).total_seconds() for a, b in pairs]
-    longest = GAP_FACTOR * statistics.median(gaps) if gaps else 0.0
-    total = 0.0
-    for before, after in pairs:
-        if before.percent >= 100:
-            end = after.scraped_at
-            if before.resets_at is not None:
-                end = min(end, max(before.resets_at, before.scraped_at))
-            total += min((end - before.scraped_at).total_seconds(), longest)
-    return total
-
-
-def _resets(points: Sequence[Point]) -> list[Reset]:
-    """Where one window ends and the next begins, by the rule history.db itself uses."""
-    found = []
-    window_resets, peak = points[0].resets_at, points[0].percent
-    for before, after in itertools.pairwise(points):
-        if same_window(
-            window_resets, before.percent, after.scraped_at, after.percent, after.resets_at
-        ):
-            window_resets = after.resets_at or window_resets
-            peak = max(peak, after.percent)
-            continue
-        # The window's own reset time, when it had one that has passed; else when it was seen.
-        at = after.scraped_at
-        if window_resets is not None and window_resets <= after.scraped_at:
-            at = window_resets
-        found.append(Reset(at, peak))
-        window_resets, peak = after.resets_at, after.percent
-    return found
+    return [Summary(by_limit[t.limit], t) for t in tally(points)]
 
 
 def sparkline(points: Sequence[Point], start: datetime, end: datetime, width: int = WIDTH) -> str:
@@ -162,25 +204,114 @@ def render(summaries: Sequence[Summary], console: Any, start: datetime, end: dat
             console.print(f"{'':<16} resets {day}: {times}", markup=False, highlight=False)
 
 
-def write_csv(points: Sequence[Point], stream: IO[str]) -> None:
+def write_csv(points: Iterable[Point], stream: IO[str]) -> None:
     import csv
 
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for doc in history.rows_json(points):
+    for point in points:
+        doc = point.to_json()
         writer.writerow(["" if doc[c] is None else doc[c] for c in CSV_COLUMNS])
 
 
-def load(settings: Settings, since: datetime) -> list[Point]:
-    """The rows since `since`, oldest first; a damaged database is a configuration error."""
+class _RowText:
+    """A row as the JSON text json.dumps would give its to_json(), much faster: each distinct
+    time, number and text is formatted (and scrubbed) once, in memos kept small."""
+
+    def __init__(self, secrets: list[Secret]) -> None:
+        self.secrets = secrets
+        self.memo: dict[object, str] = {}
+
+    def _text(self, value: str | None) -> str:
+        found = self.memo.get(value)
+        if found is None:
+            shown = "null" if value is None else json.dumps(scrub(value, self.secrets))
+            found = self.memo[value] = shown
+        return found
+
+    def _time(self, moment: datetime | None) -> str:
+        found = self.memo.get(moment)
+        if found is None:
+            found = self.memo[moment] = (
+                "null" if moment is None else f'"{model.format_time(moment)}"'
+            )
+        return found
+
+    def _number(self, value: int | float) -> str:
+        key = (type(value), value)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = json.dumps(value)
+        return found
+
+    def __call__(self, p: Point) -> str:
+        if len(self.memo) > 8192:
+            self.memo.clear()
+        return (
+            f'{{"scrapedAt": {self._time(p.scraped_at)}, "limit": {self._text(p.limit)}, '
+            f'"percentageUsed": {self._number(p.percent)}, "resetsAt": {self._time(p.resets_at)}, '
+            f'"resetsIn": {self._text(p.resets_in)}, "source": {self._text(p.source)}}}'
+        )
+
+
+class HistoryJson(Streamed):
+    """`history --json`'s data, streamed: the rows are read, summed up and written one batch at
+    a time (a year of a million rows took 933 MiB held as one document)."""
+
+    def __init__(self, reader: history.History | None, start: datetime, end: datetime) -> None:
+        self.reader, self.start, self.end = reader, start, end
+
+    def rows(self) -> Iterator[Point]:
+        if self.reader is None:
+            return iter(())
+        return self.reader.iter_points(self.start, until=self.end)
+
+    def write_json(self, write: Callable[[str], object], secrets: list[Secret]) -> None:
+        row_text = _RowText(secrets)
+        batch: list[str] = []
+        separator = ""
+
+        def flush() -> None:
+            nonlocal separator
+            write(separator + ", ".join(batch))
+            separator = ", "
+            batch.clear()
+
+        def each(point: Point) -> None:
+            batch.append(row_text(point))
+            if len(batch) >= 2048:
+                flush()
+
+        write(f'{{"since": "{model.format_time(self.start)}", "rows": [')
+        try:
+            tallies = tally(self.rows(), each)
+        finally:
+            if self.reader is not None:
+                self.reader.close()
+        if batch:
+            flush()
+        limits = sanitize.dumps([t.to_json() for t in tallies], secrets)
+        write(f'], "limits": {limits}}}')
+
+
+def open_reader(settings: Settings) -> history.History | None:
+    """history.db to read (None when there is none); a damaged one is a configuration error."""
     try:
-        reader = history.open_for_reading(settings.history_file)
-        if reader is None:
-            return []
-        with reader:
-            return reader.points(since)
+        return history.open_for_reading(settings.history_file)
     except history.HistoryError as exc:
         raise ConfigError(exc.message, exc.fix) from None
+
+
+def load(settings: Settings, since: datetime, until: datetime | None = None) -> list[Point]:
+    """The rows since `since`, oldest first; a damaged database is a configuration error."""
+    reader = open_reader(settings)
+    if reader is None:
+        return []
+    with reader:
+        try:
+            return reader.points(since, until=until)
+        except history.HistoryError as exc:
+            raise ConfigError(exc.message, exc.fix) from None
 
 
 def show(
@@ -193,11 +324,14 @@ def show(
         raise UsageError("--json and --csv: choose one")
     end = datetime.now(UTC)
     start = end - parse_since(since)
-    points = load(settings, start)
-    summaries = summarize(points)
+    if as_json:
+        # Checked (opened) now, so a damaged database is exit 7; read while it is printed.
+        return Outcome(data=HistoryJson(open_reader(settings), start, end))
     if as_csv:
+        reader = open_reader(settings)
         try:
-            write_csv(points, sys.stdout)
+            rows = reader.iter_points(start, until=end) if reader else iter(())
+            write_csv(rows, sys.stdout)
             sys.stdout.flush()
         except BrokenPipeError:
             # `history --csv | head`: the reader has all it wanted. Python would complain again
@@ -205,19 +339,18 @@ def show(
             import os
 
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except history.HistoryError as exc:
+            raise ConfigError(exc.message, exc.fix) from None
+        finally:
+            if reader is not None:
+                reader.close()
         return Outcome()
-    if not as_json:
-        if not points:
-            reporter.console.print(
-                f"no history since {_local(start)}: each `consolescrape run` adds a row per limit "
-                f"to {settings.history_file}",
-                markup=False,
-            )
-        render(summaries, reporter.console, start, end)
-    return Outcome(
-        data={
-            "since": model.format_time(start),
-            "rows": history.rows_json(points),
-            "limits": [s.to_json() for s in summaries],
-        }
-    )
+    points = load(settings, start, end)
+    if not points:
+        reporter.console.print(
+            f"no history since {_local(start)}: each `consolescrape run` adds a row per limit "
+            f"to {settings.history_file}",
+            markup=False,
+        )
+    render(summarize(points), reporter.console, start, end)
+    return Outcome()

@@ -269,6 +269,11 @@ def login(
     """Log the persistent profile in: interactively, or from a sessionKey on stdin."""
     from consolescrape import browser
 
+    if session_key_stdin and sys.stdin is None:  # started with its stdin closed (`<&-`)
+        raise UsageError(
+            "--session-key-stdin: stdin is closed, so there is no session key to read",
+            "pipe the value in: consolescrape login --session-key-stdin < FILE",
+        )
     with store.hold_home(settings.home):
         if session_key_stdin:
             value = sys.stdin.readline().strip()

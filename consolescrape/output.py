@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -89,6 +90,14 @@ class Reporter:
             self.stream.write("".join(self.scrub(line) + "\n" for line in text.splitlines()))
 
 
+class Streamed:
+    """`data` too large to hold as one document (a year of `history --json` rows): it writes
+    its own JSON text, in pieces, into the result object, each string in it scrubbed."""
+
+    def write_json(self, write: Callable[[str], object], secrets: list[Secret]) -> None:
+        raise NotImplementedError
+
+
 def print_result(
     command: str,
     exit_code: int,
@@ -100,6 +109,9 @@ def print_result(
 ) -> None:
     """The single --json result object on stdout, every text in it scrubbed."""
     doc: dict[str, Any] = {"ok": exit_code == 0, "exitCode": exit_code, "command": command}
+    if isinstance(data, Streamed):
+        _print_streamed(doc, data, sync, error, secrets or [])
+        return
     if data is not None:
         doc["data"] = data
     if sync is not None:
@@ -107,6 +119,20 @@ def print_result(
     if error is not None:
         doc["error"] = error
     sys.stdout.write(sanitize.dumps(doc, secrets or []) + "\n")
+    sys.stdout.flush()
+
+
+def _print_streamed(
+    doc: dict[str, Any], data: Streamed, sync: Any, error: Any, secrets: list[Secret]
+) -> None:
+    """The result object as print_result writes it, with `data` written by itself."""
+    write = sys.stdout.write
+    write(sanitize.dumps(doc, secrets)[:-1] + ', "data": ')
+    data.write_json(write, secrets)
+    for key, value in (("sync", sync), ("error", error)):
+        if value is not None:
+            write(f', "{key}": {sanitize.dumps(value, secrets)}')
+    write("}\n")
     sys.stdout.flush()
 
 

@@ -94,7 +94,7 @@ def forecasts(settings: Settings, snapshot: model.Snapshot, now: datetime) -> di
             return found
         with reader:
             for key, _ in history.limits(snapshot):
-                window, points = reader.window_points(key)
+                window, points = reader.window_points(key, now)
                 result = forecast.forecast(points, window.resets_at if window else None, now)
                 if result is not None:
                     found[key] = result

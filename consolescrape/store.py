@@ -6,8 +6,10 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import re
+import shlex
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -17,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from consolescrape import model
-from consolescrape.errors import ConfigError, Locked
+from consolescrape.errors import ConfigError, EnvironmentFault, Locked
+
+logger = logging.getLogger(__name__)
 
 
 def private_dir(path: Path) -> Path:
@@ -26,6 +30,79 @@ def private_dir(path: Path) -> Path:
     if path.stat().st_mode & 0o077:
         path.chmod(0o700)
     return path
+
+
+# --- files under the home: regular files of ours, or a clear error -------------------------------
+
+
+#: What each kind of non-regular file is called, and the errno that stands for it in --json.
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link", errno.ELOOP),
+    (stat.S_ISDIR, "a directory", errno.EISDIR),
+    (stat.S_ISFIFO, "a FIFO (named pipe)", errno.ENXIO),
+    (stat.S_ISSOCK, "a socket", errno.ENXIO),
+    (stat.S_ISCHR, "a device", errno.ENXIO),
+    (stat.S_ISBLK, "a device", errno.ENXIO),
+)
+
+
+class NotOurFile(EnvironmentFault):
+    """Something other than a regular file of ours (a link, a directory, a FIFO, a device, another
+    user's file) where the home keeps one of its files: never followed, opened or waited on."""
+
+    def __init__(self, path: Path, what: str, errno: int | None) -> None:
+        aside = shlex.quote(f"{path}.aside")
+        super().__init__(
+            f"{path} is {what}, not a regular file of yours",
+            f"move it out of the way (mv {shlex.quote(str(path))} {aside}); "
+            "consolescrape creates it anew",
+            path=str(path),
+            errno=errno,
+        )
+
+
+def _refuse_unless_ours(path: Path, info: os.stat_result) -> None:
+    for test, what, number in _KINDS:
+        if test(info.st_mode):
+            raise NotOurFile(path, what, number)
+    if info.st_uid != os.getuid():
+        raise NotOurFile(path, f"owned by uid {info.st_uid}", errno.EPERM)
+
+
+def check_regular(path: Path) -> bool:
+    """Whether `path` exists as a regular file of ours (False: absent); `NotOurFile` otherwise.
+
+    Looked at with lstat, so a symlink is never followed and a FIFO never opened.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    _refuse_unless_ours(path, info)
+    return True
+
+
+def open_regular(path: Path, flags: int, mode: int = 0o600) -> int:
+    """`os.open` for a file the home keeps: never follows a symlink, never blocks (a FIFO), and
+    returns only a descriptor of a regular file of ours; `NotOurFile` otherwise."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, mode)
+    except OSError as exc:
+        what = {
+            errno.ELOOP: "a symbolic link",
+            errno.EISDIR: "a directory",
+            errno.ENXIO: "a FIFO (named pipe)",
+        }.get(exc.errno or 0)
+        if what is None:
+            exc.filename, exc.filename2 = str(path), None
+            raise
+        raise NotOurFile(path, what, exc.errno) from None
+    try:
+        _refuse_unless_ours(path, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -205,8 +282,10 @@ class Outbox:
         return item, dropped
 
     def _next_sequence(self) -> int:
-        # Only our own names count: a stray `1x-copy.json` must not stop every run.
-        numbers = [int(m[1]) for p in self.directory.iterdir() if (m := _SEQUENCE.match(p.name))]
+        # Only our own names count: a stray `1x-copy.json` must not stop every run. rejected/
+        # counts too, so what is set aside keeps its order there (its cap drops the oldest).
+        names = [p.name for p in self.directory.iterdir()] + [p.name for p in self.rejected()]
+        numbers = [int(m[1]) for name in names if (m := _SEQUENCE.match(name))]
         return max(numbers, default=0) + 1
 
     def pending(self) -> list[OutboxItem]:
@@ -226,7 +305,24 @@ class Outbox:
         write_json(target.with_suffix(".reason.json"), {"reason": reason})
         os.replace(item.path, target)
         _fsync_dir(self.directory)
+        self._trim_rejected()
         return target
+
+    def _trim_rejected(self) -> list[Path]:
+        """Keep rejected/ within the outbox's cap: a server that refuses everything must not
+        fill the disk. The oldest go first, each with its reason, and the log says so."""
+        kept = self.rejected()
+        dropped = kept[: max(0, len(kept) - self.cap)]
+        for path in dropped:
+            for file in (path, path.with_suffix(".reason.json")):
+                with contextlib.suppress(FileNotFoundError):
+                    file.unlink()
+        if dropped:
+            logger.warning(
+                f"outbox/rejected/ over its cap of {self.cap}: dropped the {len(dropped)} oldest "
+                "refused snapshot(s)"
+            )
+        return dropped
 
     def rejected(self) -> list[Path]:
         if not self.rejected_dir.is_dir():
@@ -370,8 +466,8 @@ def check_home(home: Path) -> None:
     except FileNotFoundError:
         return  # created 0700 when first used
     fix = (
-        f"use a directory of your own: mkdir -m 700 {home / 'consolescrape'} and pass it "
-        "as --home (or CONSOLESCRAPE_HOME)"
+        f"use a directory of your own: mkdir -m 700 {shlex.quote(str(home / 'consolescrape'))} "
+        "and pass it as --home (or CONSOLESCRAPE_HOME)"
     )
     if info.st_uid != os.getuid():
         raise ConfigError(f"home {home} belongs to uid {info.st_uid}, not to you", fix)
@@ -415,7 +511,8 @@ def hold_lock(
     naming the pid that holds it and what it `doing`."""
     with concerning(path):
         private_dir(path.parent)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    # A directory (or a FIFO) there would otherwise fail later in words that blame something else.
+    fd = open_regular(path, os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

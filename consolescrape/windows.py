@@ -96,13 +96,17 @@ def same_window(
     percent: float,
     resets_at: datetime | None,
 ) -> bool:
-    """Whether a reading (taken `at`) continues a window. Pure; history and alerts share it."""
+    """Whether a reading (taken `at`) continues a window. Pure; history and alerts share it.
+
+    The reset time decides when both readings name one: the same reset time, even one already
+    past (a page not yet refreshed), is the same window, whatever the percentage does (usage
+    that wobbles 79 → 81 → 79 → 81 is one window, so it alerts once); a truly new window names
+    a new reset time. Only without a reset time does a drop mean the limit has reset.
+    """
+    if window_resets_at is not None and resets_at is not None:
+        return abs(resets_at - window_resets_at) <= DRIFT
     if fell_back(last_percent, percent):
         return False
     if window_resets_at is None:
         return True
-    if resets_at is None:
-        return at <= window_resets_at + GRACE
-    # The same reset time, even one already past (a page not yet refreshed), is the same window;
-    # a truly new window names a new reset time.
-    return abs(resets_at - window_resets_at) <= DRIFT
+    return at <= window_resets_at + GRACE

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from consolescrape.demo import site
 from consolescrape.demo.receiver import Receiver, _Handler
+from consolescrape.demo.site import Seen, StandIn
 
 
 @dataclass(frozen=True)
@@ -85,3 +91,45 @@ class ScriptedReceiver(Receiver):
     def next_fault(self) -> Fault:
         with self._lock:
             return self._faults.popleft() if self._faults else Fault()
+
+
+class _DeployingHandler(site._Handler):
+    site: DeployingSite
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path.startswith("/assets/"):
+            self.site.requests.append(Seen(self.path, dict(self.headers.items())))
+            # Hashed bundles are cached for a year, as a web app's are.
+            body = b'window.bundle="' + base64.b64encode(os.urandom(self.site.bundle_bytes)) + b'";'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/javascript")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "public, max-age=31536000, immutable")
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def _send_file(self, page: Path, status: int = 200, cookies: list[str] | None = None) -> None:
+        if page != self.site.scenario.page:
+            super()._send_file(page, status, cookies)
+            return
+        # Every page load names new bundles: a deploy between every two runs.
+        tags = "".join(
+            f'<script src="/assets/app-{os.urandom(8).hex()}.js"></script>'
+            for _ in range(self.site.bundles)
+        )
+        body = page.read_bytes().replace(b"</head>", tags.encode() + b"</head>", 1)
+        self._send(status, body, "text/html; charset=utf-8", cookies)
+
+
+class DeployingSite(StandIn):
+    """The stand-in site whose usage page loads `bundles` scripts of about `bundle_bytes` each,
+    with new names and new content on every load (cacheable for a year, like hashed bundles)."""
+
+    handler = _DeployingHandler
+
+    def __init__(self, *, bundles: int = 4, bundle_bytes: int = 1_000_000, **kwargs: Any) -> None:
+        self.bundles = bundles
+        self.bundle_bytes = bundle_bytes
+        super().__init__(**kwargs)

@@ -96,13 +96,57 @@ def test_an_older_schema_is_migrated_and_a_newer_one_refused(tmp_path: Path) -> 
 def test_retention_prunes_old_rows_at_most_once_a_day(tmp_path: Path) -> None:
     path = tmp_path / "history.db"
     now = T0 + timedelta(days=40)
-    record(path, *(snap(T0 + timedelta(days=d), 10, None) for d in range(0, 40, 5)))
+    # A run every 5 days; the last (day 40) is the run that prunes, right after recording.
+    record(path, *(snap(T0 + timedelta(days=d), 10, None) for d in range(0, 41, 5)))
     with history.open_for_writing(path) as db:
-        assert db.prune(30, now) == 2  # days 0 and 5 are older than 30 days
+        # 30 days before the newest row it trusts (day 35, the run before): day 0 goes.
+        assert db.prune(30, now) == 1
         record(path, snap(T0 - timedelta(days=400), 10, None))  # an old row after the prune
         assert db.prune(30, now + timedelta(hours=1)) == 0, "pruned again within a day"
-        # A day later: the old row, and day 10 (now 31 days old).
+        record(path, snap(now + timedelta(days=1), 10, None))  # the next day's run
+        # A day later: the old row, and day 5 (30 days before day 40).
         assert db.prune(30, now + timedelta(days=1, minutes=1)) == 2
+
+
+def _session_times(path: Path) -> list[datetime]:
+    with history.open_for_reading(path) as reader:  # type: ignore[union-attr]
+        return [p.scraped_at for p in reader.points(T0 - timedelta(days=9999))]
+
+
+def test_a_clock_400_days_ahead_prunes_nothing_and_does_not_stop_pruning(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    runs = [T0 + timedelta(minutes=5 * i) for i in range(9)]
+    record(path, *(snap(at, 10 + i) for i, at in enumerate(runs)))
+    future = T0 + timedelta(days=400)
+    record(path, snap(future, 30, future + timedelta(hours=5)))
+    with history.open_for_writing(path) as db:
+        assert db.prune(365, future) == 0, "a clock ahead pruned the real rows"
+    assert len(_session_times(path)) == 10
+
+    # The clock is right again the next day: pruning goes on (not held off for 400 days) and
+    # drops what really is old, the rows from the future are kept.
+    sane = T0 + timedelta(days=1)
+    record(path, snap(T0 - timedelta(days=500), 5, None), snap(sane, 20, sane + timedelta(hours=5)))
+    with history.open_for_writing(path) as db:
+        assert db.prune(365, sane) == 1
+    assert _session_times(path) == [*runs, sane, future]
+
+
+def test_rows_from_the_future_are_not_the_latest_once_the_clock_is_right(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    lines = record(path, snap(T0, 70), snap(T0 + timedelta(minutes=5), 81), at=(80,))
+    assert lines == ["alert: Current session at 81%, crossed 80% (resets in 2 hr 42 min)"]
+    future = T0 + timedelta(days=400)
+    record(path, snap(future, 85, future + timedelta(hours=5)), at=(80,))
+    # Back in the real window: it goes on (no second alert for it), and the reading of the
+    # future is neither the current window nor among the rows up to now.
+    now = T0 + timedelta(minutes=10)
+    assert record(path, snap(now, 83), at=(80,)) == []
+    with history.open_for_reading(path) as reader:  # type: ignore[union-attr]
+        window, points = reader.window_points(model.SESSION, now)
+        assert window is not None and window.resets_at == RESET and window.last_percent == 83
+        assert [p.percent for p in points] == [70, 81, 83]
+        assert reader.points(T0, until=now)[-1].percent == 83
 
 
 def test_a_damaged_file_and_a_busy_one_are_typed_errors_with_a_fix(tmp_path: Path) -> None:
@@ -162,7 +206,7 @@ def test_a_drifting_countdown_stays_one_window(tmp_path: Path) -> None:
     [
         (snap(RESET + timedelta(minutes=10), 3, RESET + timedelta(hours=5)), "new reset time"),
         (snap(RESET + timedelta(minutes=10), 0, None), "reset passed, no reset time shown"),
-        (snap(T0 + timedelta(minutes=30), 4, RESET), "percentage fell back"),
+        (snap(T0 + timedelta(minutes=30), 4, None), "percentage fell back, no reset time"),
     ],
 )
 def test_a_window_ends_when_its_reset_passed_or_the_percentage_falls(
@@ -180,6 +224,17 @@ def test_a_stale_page_after_the_reset_time_does_not_open_window_after_window(
     late = [snap(RESET + timedelta(minutes=5 * i), 60, RESET) for i in range(1, 4)]
     record(path, snap(T0, 60), *late)
     assert len(windows(path)) == 1
+
+
+def test_usage_that_wobbles_within_one_reset_time_is_one_window_and_alerts_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "history.db"
+    percents = [79, 81, 79, 81, 79, 81]  # endpoint and page, or a refund, around a threshold
+    runs = [snap(T0 + timedelta(minutes=5 * i), p) for i, p in enumerate(percents)]
+    lines = record(path, *runs, at=(80,))
+    assert lines == ["alert: Current session at 81%, crossed 80% (resets in 2 hr 42 min)"]
+    assert windows(path) == [(1, 81)]
 
 
 def test_a_rounding_difference_between_sources_is_not_a_reset(tmp_path: Path) -> None:

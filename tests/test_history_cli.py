@@ -184,3 +184,42 @@ def test_doctor_names_a_damaged_history_and_its_fix(cli: CLI, home: Path) -> Non
     with sqlite3.connect(path) as raw:
         raw.execute(f"PRAGMA user_version = {history.SCHEMA_VERSION + 5}")
     assert "newer than this consolescrape" in cli("doctor").stderr
+
+
+def test_streamed_json_is_the_document_built_whole_byte_for_byte(year: Path, home: Path) -> None:
+    from consolescrape import history_view, sanitize
+
+    end = NOW - timedelta(hours=1)
+    start = end - timedelta(days=40)
+    with history.open_for_reading(year) as reader:  # type: ignore[union-attr]
+        points = reader.points(start, until=end)
+    whole = sanitize.dumps(
+        {
+            "since": model.format_time(start),
+            "rows": history.rows_json(points),
+            "limits": [s.to_json() for s in history_view.summarize(points)],
+        }
+    )
+    streamed = io.StringIO()
+    history_view.HistoryJson(history.open_for_reading(year), start, end).write_json(
+        streamed.write, []
+    )
+    assert streamed.getvalue() == whole
+
+
+def test_streamed_json_scrubs_stored_text_and_redacts_the_key(cli: CLI, home: Path) -> None:
+    from conftest import SECRET_KEY
+
+    path = home / "history.db"
+    home.mkdir(parents=True, mode=0o700)
+    with history.open_for_writing(path) as db, db.transaction():
+        for minutes, text in ((10, "\x1b]0;owned\x07in 2 hr"), (5, f"echo {SECRET_KEY}")):
+            at = NOW - timedelta(minutes=minutes)
+            db.record(
+                model.Snapshot(last_updated=at, session=model.Limit(text, 40, None), source="api")
+            )
+    result = cli("history", "--json", env={"CLAUDE_SYNC_API_KEY": SECRET_KEY})
+    assert result.code == 0, result.stderr
+    texts = [row["resetsIn"] for row in result.json["data"]["rows"]]
+    assert texts == ["in 2 hr", "echo [redacted]"]
+    assert "\x1b" not in result.stdout

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CLI, processes_mentioning, sync_env
+from conftest import CLI, file_mode, processes_mentioning, sync_env
 from fakes import ScriptedReceiver
 
 from consolescrape import history
@@ -142,6 +142,20 @@ def test_a_failing_alert_command_is_one_warning_and_the_run_still_succeeds(
     assert len(alerts_sent(env)) == 1
 
 
+def test_an_alert_script_with_crlf_line_endings_is_named_as_such(
+    cli: CLI, env: dict[str, str], site: StandIn, tmp_path: Path
+) -> None:
+    script = tmp_path / "notify-from-windows.sh"
+    script.write_bytes(b"#!/bin/sh\r\ncat > /dev/null\r\n")
+    script.chmod(0o755)
+    site.set_api(usage(90, datetime.now(UTC) + timedelta(hours=2)))
+    result = cli("run", env={**env, "CONSOLESCRAPE_ALERT_COMMAND": str(script)})
+    assert result.code == 0, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if "could not start" in line]
+    assert "Windows line endings (CRLF)" in line and "No such file" not in line
+    assert f"sed -i 's/\\r$//' {script}" in line
+
+
 def test_a_run_killed_after_recording_an_alert_never_sends_it_twice(
     cli: CLI, env: dict[str, str], site: StandIn, home: Path
 ) -> None:
@@ -197,19 +211,38 @@ def read_only(path: Path) -> Iterator[None]:
         subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
-@pytest.mark.parametrize("fault", ["damaged", "read-only"])
+@pytest.mark.parametrize(
+    "fault", ["damaged", "read-only", "link to a file", "dangling link", "FIFO", "-shm directory"]
+)
 def test_a_broken_history_never_fails_a_run(
-    cli: CLI, env: dict[str, str], site: StandIn, home: Path, receiver: ScriptedReceiver, fault: str
+    cli: CLI,
+    env: dict[str, str],
+    site: StandIn,
+    home: Path,
+    receiver: ScriptedReceiver,
+    fault: str,
+    tmp_path: Path,
 ) -> None:
     path = home / "history.db"
     home.mkdir(parents=True, mode=0o700)
+    guard: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    elsewhere = tmp_path / "elsewhere.txt"
     if fault == "damaged":
         path.write_bytes(b"not a database " * 500)
-        guard: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-    else:
+    elif fault == "read-only":
         with history.open_for_writing(path):
             pass
         guard = read_only(path)
+    elif fault == "link to a file":
+        elsewhere.write_text("someone's notes\n")
+        elsewhere.chmod(0o644)
+        path.symlink_to(elsewhere)
+    elif fault == "dangling link":
+        path.symlink_to(elsewhere)
+    elif fault == "FIFO":
+        os.mkfifo(path)
+    else:
+        (home / "history.db-shm").mkdir()
     site.set_api(usage(90, datetime.now(UTC) + timedelta(hours=2)))
     with guard:
         result = cli("run", env={**env, **sync_env(receiver)})
@@ -222,3 +255,11 @@ def test_a_broken_history_never_fails_a_run(
     assert "fix:" in warnings[0]
     assert alerts_sent(env) == [], "without a record of it, an alert could repeat: none is sent"
     assert "✗ history:" in doctor.stderr and "fix:" in doctor.stderr.split("✗ history:")[1]
+    if fault == "link to a file":  # never followed: the file is as it was, and still 0644
+        assert elsewhere.read_text() == "someone's notes\n" and file_mode(elsewhere) == 0o644
+    if fault == "dangling link":
+        assert not elsewhere.exists(), "a database was made outside the home"
+    if fault not in ("damaged", "read-only"):
+        assert "not a regular file of yours" in warnings[0] and "fix: move it" in warnings[0]
+        assert "chmod" not in doctor.stderr
+        assert "`consolescrape doctor` checks it" not in warnings[0]

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import file_mode
 
 from consolescrape import metrics, model
@@ -77,3 +78,38 @@ def test_the_file_is_replaced_whole_and_readable_by_node_exporter(tmp_path: Path
     assert path.read_text() == "new 1\n"
     assert file_mode(path) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["consolescrape.prom"], "no temp file left"
+
+
+def test_every_sample_names_its_home_so_accounts_never_collide(tmp_path: Path) -> None:
+    home = str(tmp_path / 'work "main"')
+    text = metrics.render(metrics.Reading(snapshot(), exit_code=0, outbox_items=1, home=home))
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    label = 'home="' + home.replace('"', '\\"') + '"'
+    assert all(line.startswith(line.split("{")[0] + "{" + label) for line in lines), lines
+    assert f'consolescrape_usage_percent{{{label},limit="currentSession"}} 47' in lines
+    assert f"consolescrape_outbox_items{{{label}}} 1" in lines
+    assert metrics.home_of(text) == home
+
+
+def test_two_homes_writing_one_file_the_second_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "consolescrape.prom"
+    work, personal = tmp_path / "work", tmp_path / "personal"
+    work.mkdir()
+    personal.mkdir()
+
+    def reading(home: Path, code: int) -> str:
+        return metrics.render(
+            metrics.Reading(snapshot(), exit_code=code, outbox_items=0, home=str(home))
+        )
+
+    metrics.write(path, reading(work, 0))
+    metrics.write(path, reading(work, 5))  # the same home rewrites its own file every run
+    with pytest.raises(metrics.SharedFile) as refused:
+        metrics.write(path, reading(personal, 3))
+    assert f"the home {work}" in str(refused.value) and "its own file" in str(refused.value)
+    assert metrics.home_of(path.read_text()) == str(work), "the first home's numbers are kept"
+    assert f'consolescrape_last_run_exit_code{{home="{work}"}} 5' in path.read_text()
+    # A home that is gone (moved, renamed) does not hold the file forever.
+    work.rmdir()
+    metrics.write(path, reading(personal, 3))
+    assert metrics.home_of(path.read_text()) == str(personal)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from consolescrape import signals, store
+from consolescrape.browser import cache
 from consolescrape.browser.chrome import (
     check_display,
     child_env,
@@ -54,6 +55,8 @@ POLL = 0.1
 QUIT_PATIENCE = 1.0
 #: Bound on driver.quit(); past it the process group is killed.
 QUIT_GRACE = 5.0
+#: debug/page.html keeps at most this much of the failed page.
+DEBUG_HTML_BYTES = 2 * 1024 * 1024
 
 
 class Browser:
@@ -167,6 +170,7 @@ class Browser:
         self._undo.enter_context(_profile_lock(self.profile))
         self._owns_profile = True
         cleanup_profile(self.profile)
+        cache.trim(self.profile)  # no Chrome of ours runs on it now: its caches may go
         options = ChromeOptions()
         options.binary_location = str(chrome)
         for flag in chrome_flags(self.profile, headed=self.headed):
@@ -218,7 +222,9 @@ class Browser:
             html = driver.page_source
             png = driver.get_screenshot_as_png()
             store.private_dir(directory)
-            store.write_private(directory / "page.html", html.encode())
+            # Bounded: a page can be any size, and debug/ must not grow the home without end
+            # (the screenshot is bounded by the window size).
+            store.write_private(directory / "page.html", html.encode()[:DEBUG_HTML_BYTES])
             store.write_private(directory / "screenshot.png", png)
         except Stopped:
             raise  # a signal ends the run as a signal, whatever else was going on

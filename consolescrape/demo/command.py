@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from consolescrape.config import Secret, Settings
@@ -20,7 +21,7 @@ DEMO_SESSION_KEY = "demo-session"
 
 def demo(settings: Settings, reporter: Reporter) -> Outcome:
     """Serve the sample page and a receiver, log in, run + sync, show the result, clean up."""
-    from consolescrape import browser, history_view, status
+    from consolescrape import browser, history, history_view, status
     from consolescrape.demo.receiver import Receiver
     from consolescrape.demo.site import StandIn
 
@@ -60,13 +61,13 @@ def demo(settings: Settings, reporter: Reporter) -> Outcome:
             if not reporter.quiet:
                 reporter.console.print_json(data=stored[-1])
         reporter.info("demo: `consolescrape history` now holds this run:")
-        shown = history_view.show(
-            demo_settings, reporter, since="24h", as_json=reporter.quiet, as_csv=False
-        )
+        if not reporter.quiet:
+            history_view.show(demo_settings, reporter, since="24h", as_json=False, as_csv=False)
+        day_ago = datetime.now(UTC) - history_view.parse_since("24h")
         outcome.data = {
             "snapshot": outcome.data,
             "receiverStored": stored,
-            "history": shown.data["rows"],
+            "history": history.rows_json(history_view.load(demo_settings, day_ago)),
         }
     reporter.info("demo: stopped the page server and the receiver, removed the temporary home")
     return outcome

@@ -176,13 +176,35 @@ def utc_now(now: datetime) -> datetime:
 def local_zone() -> tzinfo:
     """The machine's zone with its DST rules; a fixed offset would misplace resets across a DST
     change ("Resets Sun 7:00 AM" read on a Friday before the clocks move)."""
+    found = zone_from_tz(os.environ.get("TZ", ""))
+    if found is None:
+        target = os.path.realpath("/etc/localtime")
+        found = zone_from_tz(target) if "/zoneinfo/" in target else None
+    return found or datetime.now().astimezone().tzinfo or UTC
+
+
+def zone_from_tz(value: str) -> tzinfo | None:
+    """The zone a TZ value names, in each form the C library takes: a zone name
+    (`America/New_York`, also `:America/New_York`), a file (`/usr/share/zoneinfo/…`: a path
+    under a zoneinfo directory names its zone), or a POSIX rule (`EST5EDT,M3.2.0,M11.1.0`,
+    with its own transitions). None when it names nothing this machine knows."""
     from zoneinfo import ZoneInfo
 
-    name = os.environ.get("TZ", "").lstrip(":")
+    name = value.strip().removeprefix(":")
     if not name:
-        target = os.path.realpath("/etc/localtime")
-        name = target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else ""
-    if name:
+        return None
+    if name.startswith("/"):
+        key = name.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in name else ""
         with contextlib.suppress(Exception):
-            return ZoneInfo(name)
-    return datetime.now().astimezone().tzinfo or UTC
+            return ZoneInfo(key)
+        if os.path.isfile(name):  # never a FIFO: opening one would wait forever
+            with contextlib.suppress(Exception), open(name, "rb") as handle:
+                return ZoneInfo.from_file(handle, key=name)
+        return None
+    with contextlib.suppress(Exception):
+        return ZoneInfo(name)
+    from consolescrape.extract.posix_tz import PosixZone
+
+    with contextlib.suppress(ValueError):
+        return PosixZone(name)
+    return None
