@@ -44,6 +44,9 @@ class Limit:
     percentage_used: int | float
     resets_at: datetime | None = None
     raw_percentage: int | float | None = None
+    #: the page's or endpoint's own name for a model row when it says more than the key's
+    #: family name ("Claude Opus 4.6" for opusOnly); local file only.
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,17 +84,51 @@ class Snapshot:
         return self.session is None and not self.weekly
 
 
-def model_key(label: str) -> str:
-    """The weekly-limit key for a page label or model name: 'Sonnet only' → 'sonnetOnly'."""
-    # "Sonnet only" (a page label) and "sonnetOnly" (a key given as a setting) name one row.
+#: Model families whose rows are keyed without the "Claude" before them ("Claude Opus" → opus).
+_FAMILIES = frozenset({"opus", "sonnet", "haiku", "fable", "mythos"})
+_WORD = re.compile(r"[A-Za-z0-9]+(?:\.[0-9]+)*")
+_VERSION = re.compile(r"\d+(?:\.\d+)*")
+
+
+def _family_words(label: str) -> list[str]:
+    """The words that name a row's model family: 'Claude Opus 4.6 only' → ['Opus'].
+
+    Version numbers are dropped ('Sonnet 4.5', 'Claude 3.5 Sonnet', 'Haiku 4'), and so is a
+    leading 'Claude' before a family or a version: one family is one row whatever its version.
+    'Claude Design' (a product without a version) keeps its name.
+    """
     name = re.sub(r"\s*only\s*$", "", label.strip(), flags=re.IGNORECASE) or label.strip()
-    words: list[str] = re.findall(r"[A-Za-z0-9]+", name)
+    words: list[str] = _WORD.findall(name)
+    named = [w for w in words if not _VERSION.fullmatch(w)]
+    versioned = len(named) < len(words)
+    words = named  # a version alone ("4.6") names no model
+    if (
+        len(words) > 1
+        and words[0].lower() == "claude"
+        and (versioned or words[1].lower() in _FAMILIES)
+    ):
+        words = words[1:]
+    return words
+
+
+def model_key(label: str) -> str:
+    """The weekly-limit key for a page label or model name: 'Sonnet only' → 'sonnetOnly',
+    'Claude Opus 4.6' → 'opusOnly' (the family, not the version)."""
+    # "Sonnet only" (a page label) and "sonnetOnly" (a key given as a setting) name one row.
+    words = [w.replace(".", "") for w in _family_words(label)]
     if not words:
         raise ValueError(f"no model name in {label!r}")
     if [w.lower() for w in words] == ["all", "models"]:
         return ALL_MODELS
     first, *rest = words
     return first.lower() + "".join(w[:1].upper() + w[1:].lower() for w in rest) + "Only"
+
+
+def row_label(label: str, key: str) -> str | None:
+    """The row's own name when it says more than its key's family name ('Claude Opus 4.6' for
+    opusOnly), else None: the local file keeps what the page or the endpoint called it."""
+    name = re.sub(r"\s*only\s*$", "", " ".join(label.split()), flags=re.IGNORECASE)
+    return name if name and name.casefold() != model_name(key).casefold() else None
 
 
 def model_name(key: str) -> str:
@@ -185,6 +222,8 @@ def _limit_json(limit: Limit, *, local: bool) -> dict[str, Any]:
         doc["resetsAt"] = format_time(limit.resets_at)
     if local and limit.raw_percentage is not None:
         doc["rawPercentageUsed"] = limit.raw_percentage
+    if local and limit.label is not None:
+        doc["label"] = limit.label
     return doc
 
 
@@ -238,10 +277,13 @@ def _limit_from(doc: dict[str, Any], path: str, problems: list[str]) -> Limit | 
         isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw < 1e9
     ):
         found.append(f"{path}.rawPercentageUsed: must be a number")
+    label = doc.get("label") if isinstance(doc, dict) else None
+    if label is not None and not isinstance(label, str):
+        found.append(f"{path}.label: must be a string")
     if found:
         problems.extend(found)
         return None
-    return Limit(doc["resetsIn"], doc["percentageUsed"], resets_at, raw)
+    return Limit(doc["resetsIn"], doc["percentageUsed"], resets_at, raw, label)
 
 
 def from_json(doc: object) -> Snapshot:

@@ -243,7 +243,7 @@ def rows(status: Status) -> list[tuple[str, int | float, str]]:
     limits += list(status.snapshot.weekly.items())
     # Labels and reset texts come from the page: shown without any escape sequence in them.
     return [
-        (clean(limit_label(k)), v.percentage_used, clean(_countdown(v, status.now)))
+        (clean(v.label or limit_label(k)), v.percentage_used, clean(_countdown(v, status.now)))
         for k, v in limits
     ]
 

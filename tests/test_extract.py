@@ -842,7 +842,7 @@ THURSDAY_0730 = datetime(2026, 11, 26, 7, 30, tzinfo=BERLIN)
         (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 28, 11, 0), "Sat 12:00 PM"),
         (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 28, 23, 5), "Sun 12:05 AM"),
         (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 29, 18, 0), "Sun 7:00 PM"),
-        (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 27, 5, 59, 59, 900000), "Fri 7:00 AM"),
+        (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 27, 5, 59, 59, 900000), "Fri 6:59 AM"),
         (WEDNESDAY_NOON, BERLIN, utc(2026, 12, 2, 6, 0), "Wed 7:00 AM"),
         (WEDNESDAY_NOON, BERLIN, utc(2026, 12, 2, 12, 0), "Dec 2 at 1:00 PM"),
         (WEDNESDAY_NOON, NEW_YORK, utc(2026, 11, 27, 12, 0), "Fri 7:00 AM"),
@@ -854,7 +854,7 @@ THURSDAY_0730 = datetime(2026, 11, 26, 7, 30, tzinfo=BERLIN)
         "noon",
         "past-midnight",
         "evening",
-        "rounded",
+        "truncated",
         "next-wed",
         "wed-8-days",
         "ny",
@@ -1194,3 +1194,68 @@ def test_limits_that_cannot_be_read_are_not_taken_for_a_spend_only_plan() -> Non
     with pytest.raises(NoUsage) as caught:
         read_api(usage)
     assert not isinstance(caught.value, NoPlanLimits)
+
+
+# --- versioned model rows, reset wordings we do not know --------------------------------------
+
+VERSIONED_PAGE = page(
+    "Plan usage limits",
+    "Max",
+    "Current session",
+    "Resets in 2 hr 42 min",
+    "47% used",
+    "Weekly limits",
+    "All models",
+    "Resets: (Saturday) 3:00 PM",
+    "31% used",
+    "Claude Opus 4.6",
+    "Resets Thu 7:00 AM",
+    "12% used",
+)
+
+
+@pytest.mark.parametrize("joined", [False, True], ids=["lines", "run-together"])
+def test_an_unknown_reset_wording_is_a_reset_not_a_row_label(joined: bool) -> None:
+    text = VERSIONED_PAGE.replace("\n", "") if joined else VERSIONED_PAGE
+    doc = read(text, model_row="Opus")
+    weekly = doc["weeklyLimits"]
+    assert set(weekly) == {"allModels", "opusOnly"}
+    assert weekly["allModels"] == {"resetsIn": "(Saturday) 3:00 PM", "percentageUsed": 31}
+    assert "extractionErrors" not in doc
+    assert doc["isPartial"] is False
+
+
+def test_an_unknown_reset_wording_is_noted_for_verbose() -> None:
+    reading = read_page(VERSIONED_PAGE, now=NOW, tz=BERLIN)
+    assert any("not understood" in note for note in reading.notes)
+
+
+def test_a_versioned_page_row_is_the_family_row_with_its_full_label() -> None:
+    opus = read(VERSIONED_PAGE, model_row="Opus")["weeklyLimits"]["opusOnly"]
+    assert opus["label"] == "Claude Opus 4.6"
+    assert opus["percentageUsed"] == 12
+
+
+def test_a_versioned_endpoint_model_is_the_same_row_as_the_page_family() -> None:
+    usage = {
+        "limits": [
+            {"kind": "session", "percent": 5, "resets_at": "2026-11-26T07:00:00Z"},
+            {"kind": "weekly_all", "percent": 9, "resets_at": "2026-11-30T06:00:00Z"},
+            {
+                "kind": "weekly_scoped",
+                "percent": 3,
+                "resets_at": "2026-11-30T06:00:00Z",
+                "scope": {"model": {"display_name": "Claude Sonnet 4.5"}},
+            },
+            {
+                "kind": "weekly_scoped",
+                "percent": 1,
+                "resets_at": "2026-11-30T06:00:00Z",
+                "scope": {"model": {"display_name": "Haiku 4"}},
+            },
+        ]
+    }
+    snap = read_api(usage)
+    assert set(snap.weekly) == {"allModels", "sonnetOnly", "haikuOnly"}
+    assert snap.weekly["sonnetOnly"].label == "Claude Sonnet 4.5"
+    assert not snap.is_partial

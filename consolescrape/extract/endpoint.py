@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
@@ -26,6 +27,7 @@ from consolescrape.model import (
     Spend,
     model_key,
     parse_time,
+    row_label,
 )
 from consolescrape.sanitize import clean
 
@@ -121,6 +123,8 @@ def _limits_item(
     except (ValueError, OverflowError) as exc:
         reading.fail(key, str(exc))
         return
+    if name is not None and key != ALL_MODELS:
+        limit = dataclasses.replace(limit, label=row_label(name, key))
     reading.put(key, limit, "limits[]")
 
 

@@ -20,7 +20,7 @@ from consolescrape.extract.resets import (
     squash,
     utc_now,
 )
-from consolescrape.model import SESSION, Limit, Spend, model_key
+from consolescrape.model import SESSION, Limit, Spend, model_key, row_label
 from consolescrape.sanitize import clean_lines
 
 
@@ -96,9 +96,9 @@ _NOT_LABELS = {*_HEADINGS, _WEEKLY_HEADING, "learn more about usage limits"}
 _OTHER_SECTIONS = ("additional features", "extra usage", "last updated")
 #: Row labels seen on the page; used only to split text that runs together.
 _KNOWN_LABELS = ("All models", "Sonnet only", "Opus only", "Haiku only", "Fable", "Claude Design")
-_ROW_START = r"(?:Resets\s|Starts when|You haven|\d+(?:\.\d+)?\s*%\s*used)"
+_ROW_START = r"(?:Resets[\s:]|Starts when|You haven|\d+(?:\.\d+)?\s*%\s*used)"
 _BREAK_BEFORE = re.compile(
-    r"(?=Resets\s|Starts when a message is sent|You haven[’']?t used"
+    r"(?=Resets[\s:]|Starts when a message is sent|You haven[’']?t used"
     r"|Current session|Weekly limits|(?i:Plan usage limits|Your usage limits)"
     r"|Additional features|Extra usage|Last updated"
     rf"|(?:{'|'.join(_KNOWN_LABELS)})\s*{_ROW_START})"
@@ -112,7 +112,9 @@ _BREAK_AFTER = re.compile(
 )
 _COMBINED = re.compile(r"(?P<head>.*?)(?P<num>[\d.]+)\s*%\s*used", re.IGNORECASE)
 _PERCENT_NUMBER = re.compile(r"(?:0|[1-9]\d*)(?:\.\d+)?")
-_ROW_HEAD = re.compile(r"(?:resets\s|starts when|you haven)", re.IGNORECASE)
+#: A line that begins a row's reading; "Resets" in any wording ("Resets: (Saturday) 3:00 PM") is
+#: a reset, never a row label.
+_ROW_HEAD = re.compile(r"(?:resets\b|starts when|you haven)", re.IGNORECASE)
 
 #: One way to read a row: (reset or status line, percentage digits); None where not shown.
 _Reading = tuple[str | None, str | None]
@@ -153,7 +155,7 @@ def _lines(text: str) -> list[str]:
 
 def _resets_in(line: str) -> str:
     """The line as `resetsIn`: 'Resets in 2 hr' → '2 hr'; status lines verbatim."""
-    return reset_body(line) if RESETS_PREFIX.match(line) else line
+    return (reset_body(line) or line) if RESETS_PREFIX.match(line) else line
 
 
 def _line_readings(line: str) -> list[_Reading]:
@@ -316,7 +318,11 @@ def read_page(
         except (ValueError, OverflowError) as exc:
             reading.fail(key, str(exc))
             continue
-        reading.put(key, Limit(resets_in, percentage, resets_at), PAGE)
+        if resets_at is None and not (STATUS_RE.fullmatch(resets_in) or is_reset_body(resets_in)):
+            # The row is real; only its reset time is unknown: kept in the page's own words.
+            reading.notes.append(f"{key}: reset {resets_in[:60]!r} not understood; no resetsAt")
+        label = None if key == SESSION else row_label(row.label, key)
+        reading.put(key, Limit(resets_in, percentage, resets_at, label=label), PAGE)
     return reading
 
 
