@@ -397,6 +397,22 @@ def to_payload(snapshot: Snapshot, model_row: str = DEFAULT_MODEL_ROW) -> Payloa
     return Payload(body=body, id=payload_id(body), hint=model_row_hint(snapshot, model_row))
 
 
+#: What the server's dashboard card reads without guards (docs/server-contract.md): a payload
+#: missing one of them is stored but blanks the card.
+CARD_SECTIONS = (SESSION, f"weeklyLimits.{ALL_MODELS}", f"weeklyLimits.{SLOT}")
+
+
+def card_gaps(payload: Payload) -> list[str]:
+    """The sections of CARD_SECTIONS a payload lacks (CONSOLESCRAPE_PARTIAL=hold keeps such a
+    snapshot local)."""
+    body = payload.body
+    weekly = body.get("weeklyLimits")
+    present = {SESSION} if SESSION in body else set()
+    if isinstance(weekly, dict):
+        present |= {f"weeklyLimits.{key}" for key in weekly}
+    return [section for section in CARD_SECTIONS if section not in present]
+
+
 def validate_payload(body: object) -> list[str]:
     """Every reason the server would answer 400 (or 413), each with its field path."""
     if not isinstance(body, dict):

@@ -105,7 +105,12 @@ def assess(status: Status, settings: Settings) -> None:
             )
         )
     last_run = status.state.run
-    if last_run is not None and not last_run.ok and not status.state.run_resolved:
+    if (
+        last_run is not None
+        and not last_run.ok
+        and not status.state.run_resolved
+        and not passing(last_run)
+    ):
         status.problems.append(
             (
                 f"last run failed (exit {last_run.exit_code}): {last_run.message}",
@@ -124,6 +129,12 @@ def assess(status: Status, settings: Settings) -> None:
         )
     if status.snapshot is not None:
         status.hint = model.model_row_hint(status.snapshot, settings.model_row)
+
+
+def passing(record: store.Record) -> bool:
+    """A run that met the site's passing trouble (a 429, an outage): nothing to fix, so not a
+    problem by itself — the data's age (--max-age) says when it has lasted too long."""
+    return record.doc.get("siteTrouble") is True
 
 
 def _last_run(state: store.State) -> dict[str, Any] | None:

@@ -725,7 +725,7 @@ def test_classify_page(url: str, title: str, text: str, kind: PageKind) -> None:
 
 
 def test_page_kind_values_are_stable_strings() -> None:
-    assert [k.value for k in PageKind] == ["usage", "login", "bot_check", "unknown"]
+    assert [k.value for k in PageKind] == ["usage", "login", "bot_check", "outage", "unknown"]
 
 
 # --- reset times -------------------------------------------------------------------------------

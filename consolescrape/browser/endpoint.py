@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, tzinfo
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from consolescrape import extract
 from consolescrape.browser.session import Browser, first_line
@@ -19,16 +19,29 @@ logger = logging.getLogger(__name__)
 #: Per request to the site's JSON endpoint.
 API_TIMEOUT = 10.0
 
-#: GET a same-origin path with the page's own cookies; {status, text} (status 0: no answer).
+#: GET a same-origin path with the page's own cookies; {status, text, retryAfter, mitigated}
+#: (status 0: no answer). `cf-mitigated: challenge` is how Cloudflare marks a bot check.
 FETCH_JS = """
 const [path, ms, done] = arguments;
 const abort = new AbortController();
 const timer = setTimeout(() => abort.abort(), ms);
 fetch(path, {credentials: "include", headers: {"Accept": "application/json"}, signal: abort.signal})
-  .then(async (r) => done({status: r.status, text: await r.text(), cookie: document.cookie}))
+  .then(async (r) => done({status: r.status, text: await r.text(), cookie: document.cookie,
+                           retryAfter: r.headers.get("retry-after"),
+                           mitigated: r.headers.get("cf-mitigated")}))
   .catch((e) => done({status: 0, text: String(e), cookie: document.cookie}))
   .finally(() => clearTimeout(timer));
 """
+
+
+class Refused(ValueError):
+    """The endpoint answered, but not 200: its status and what its headers say about it."""
+
+    def __init__(self, message: str, status: int, retry_after: str | None, mitigated: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.mitigated = mitigated
 
 
 def _fetch_json(browser: Browser, path: str) -> tuple[object, str]:
@@ -42,7 +55,16 @@ def _fetch_json(browser: Browser, path: str) -> tuple[object, str]:
     doc = raw if isinstance(raw, dict) else {}
     status, text = doc.get("status"), str(doc.get("text") or "")
     if status != 200:
-        raise ValueError(f"{path} answered {status or 'nothing'}: {_excerpt(text)}")
+        message = f"{path} answered {status or 'nothing'}: {_excerpt(text)}"
+        if isinstance(status, int) and status:
+            retry_after = doc.get("retryAfter")
+            raise Refused(
+                message,
+                status,
+                retry_after if isinstance(retry_after, str) else None,
+                str(doc.get("mitigated") or "").strip().lower(),
+            )
+        raise ValueError(message)
     try:
         return json.loads(text), str(doc.get("cookie") or "")
     except ValueError:
@@ -63,7 +85,11 @@ def _cookie_value(cookies: str, name: str) -> str | None:
 
 
 def read_api(browser: Browser, *, tz: tzinfo) -> extract.Reading | None:
-    """What the site's JSON endpoint says, as the page itself loads it; None when it fails."""
+    """What the site's JSON endpoint says, as the page itself loads it; None when it fails.
+
+    When it fails with a bot check or the site's passing trouble (429, 5xx), a reading without
+    limits says so (`challenge`, `trouble`): the page may still carry the run.
+    """
     began = time.monotonic()
     try:
         orgs, cookies = _fetch_json(browser, "/api/organizations")
@@ -72,6 +98,8 @@ def read_api(browser: Browser, *, tz: tzinfo) -> extract.Reading | None:
             raise ValueError("no organization with chat among /api/organizations")
         usage, _ = _fetch_json(browser, f"/api/organizations/{quote(org, safe='')}/usage")
         reading = extract.read_api(usage, now=datetime.now(UTC), tz=tz)
+    except Refused as exc:
+        return _refused(browser, exc)
     except _api_errors() as exc:
         logger.debug(f"api: {first_line(str(exc))}; the page text has to carry the run")
         return None
@@ -82,6 +110,19 @@ def read_api(browser: Browser, *, tz: tzinfo) -> extract.Reading | None:
     for key, reason in reading.errors.items():
         logger.debug(f"api: {key}: {reason}")
     return reading
+
+
+def _refused(browser: Browser, exc: Refused) -> extract.Reading | None:
+    """A bot check or the site's passing trouble, as a reading without limits that says so
+    (the page may still carry the run); None for any other refusal."""
+    logger.debug(f"api: {first_line(str(exc))}; the page text has to carry the run")
+    if exc.mitigated == "challenge":
+        return extract.Reading(challenge=True)
+    host = urlsplit(browser.settings.usage_url).hostname or "the site"
+    trouble = extract.endpoint_trouble(
+        exc.status, exc.retry_after, host=host, now=datetime.now(UTC)
+    )
+    return extract.Reading(trouble=trouble) if trouble else None
 
 
 def _api_errors() -> tuple[type[Exception], ...]:

@@ -85,6 +85,9 @@ class Scenario:
 class StandIn(Loopback):
     """The stand-in site on a free port of 127.0.0.1; a context manager."""
 
+    #: The request handler (a subclass may answer some paths its own way).
+    handler: type[_Handler]
+
     def __init__(
         self,
         page: str | Path = SAMPLE_PAGE,
@@ -100,7 +103,8 @@ class StandIn(Loopback):
         self._initial = self.scenario
         #: Requests received so far, in order.
         self.requests: list[Seen] = []
-        super().__init__(type("Handler", (_Handler,), {"site": self}), host, port)
+        handler = getattr(type(self), "handler", _Handler)
+        super().__init__(type("Handler", (handler,), {"site": self}), host, port)
 
     # --- configuration -----------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ else. One job per module:
 - `endpoint`: the limits in the endpoint's answer (`limits[]`, else the older fields), and
   which organization to ask;
 - `reading`: one source's reading, and the per-limit merge of the sources into a Snapshot;
-- `resets`: reset texts ("Resets Thu 7:00 AM") to absolute times and back.
+- `resets`: reset texts ("Resets Thu 7:00 AM") to absolute times and back;
+- `trouble`: the site's passing trouble (429, 5xx, outage pages) in words.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from consolescrape.extract.endpoint import pick_organization, read_api
 from consolescrape.extract.page import PageKind, classify_page, read_page
 from consolescrape.extract.reading import NoPlanLimits, NoUsage, Reading, merge
 from consolescrape.extract.resets import local_zone, reset_text, resolve_reset
+from consolescrape.extract.trouble import endpoint_trouble, page_trouble
 from consolescrape.model import DEFAULT_MODEL_ROW, Snapshot
 
 __all__ = [
@@ -27,8 +29,10 @@ __all__ = [
     "PageKind",
     "Reading",
     "classify_page",
+    "endpoint_trouble",
     "local_zone",
     "merge",
+    "page_trouble",
     "pick_organization",
     "read_api",
     "read_page",

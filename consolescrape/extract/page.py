@@ -20,6 +20,7 @@ from consolescrape.extract.resets import (
     squash,
     utc_now,
 )
+from consolescrape.extract.trouble import is_outage_page
 from consolescrape.model import SESSION, Limit, Spend, model_key, row_label
 from consolescrape.sanitize import clean_lines
 
@@ -30,6 +31,8 @@ class PageKind(enum.Enum):
     USAGE = "usage"
     LOGIN = "login"
     BOT_CHECK = "bot_check"
+    #: an outage, maintenance or error page of the site (passing: the next run tries again)
+    OUTAGE = "outage"
     UNKNOWN = "unknown"
 
 
@@ -43,6 +46,10 @@ _BOT_WORDING = (
     "checking if the site connection is secure",
     "needs to review the security of your connection",
     "enable javascript and cookies to continue",
+    # Cloudflare's 2026 interstitial, also under the site's own title.
+    "performing security verification",
+    "verifies you are not a bot",
+    "verify you are not a bot",
 )
 #: A login form's own lines ("Log in", "Continue with Google"), matched at the start of a line:
 #: inside a line they are often part of something else (a chat titled "Blog intro" in the
@@ -55,22 +62,32 @@ _LOGIN_TITLE = re.compile(r"\b(?:log ?in|sign ?in)\b", re.IGNORECASE)
 _PERCENT_USED = re.compile(r"\d+(?:\.\d+)?\s*%\s*used", re.IGNORECASE)
 
 
-def classify_page(url: str, title: str, text: str) -> PageKind:
-    """Tell the usage page from a login page, a bot check, and anything else."""
+def classify_page(
+    url: str, title: str, text: str, *, status: int = 0, challenge: bool = False
+) -> PageKind:
+    """Tell the usage page from a login page, a bot check, an outage page, and anything else.
+
+    `status` is the page's HTTP status (0: unknown); `challenge` says the document carries a
+    bot-check platform's own markup (its script, form or settings object), whatever its title.
+    """
     title_l = title.strip().casefold()
     text_l = squash(text).casefold()
     parts = urlsplit(url)
     if (
-        title_l.startswith(_BOT_TITLES)
+        challenge
+        or title_l.startswith(_BOT_TITLES)
         or any(w in text_l for w in _BOT_WORDING)
         or "/cdn-cgi/challenge-platform" in parts.path
         or "__cf_chl" in parts.query
     ):
         return PageKind.BOT_CHECK
+    usage = _has_usage(text)
+    if not usage and is_outage_page(status, title, text):
+        return PageKind.OUTAGE
     path = parts.path.rstrip("/")
     if path in ("/login", "/logout") or path.startswith(("/login/", "/logout/")):
         return PageKind.LOGIN
-    if _has_usage(text):
+    if usage:
         return PageKind.USAGE
     if _LOGIN_LINE.search(text) or _LOGIN_TITLE.search(title):
         return PageKind.LOGIN

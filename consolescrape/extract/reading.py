@@ -87,7 +87,9 @@ class Reading:
 
     `origins` says where in the source each limit was read ("limits[]", "five_hour", "page");
     `notes` are things skipped on purpose (for --verbose, never sent); `spend` is a spend cap
-    the source showed (plans without plan limits).
+    the source showed (plans without plan limits). `trouble` names a passing condition of the
+    site that kept the source from answering ("… answered 429 (rate limited) …"), and
+    `challenge` says it answered with a bot check instead.
     """
 
     limits: dict[str, Limit] = field(default_factory=dict)
@@ -95,6 +97,8 @@ class Reading:
     errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     spend: Spend | None = None
+    trouble: str | None = None
+    challenge: bool = False
 
     def put(self, key: str, limit: Limit, origin: str) -> None:
         """Keep the first reading of a limit; a later one (an older field) only fills a gap."""
