@@ -78,6 +78,8 @@ class Snapshot:
     source: str | None = None
     #: Where each limit was read ("limits[]", "five_hour", "page", …); not part of the file.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: The organization read ({uuid, name, plan, chosenBy, otherPaid?}); local file only.
+    organization: Mapping[str, Any] | None = None
 
     @property
     def empty(self) -> bool:
@@ -147,6 +149,7 @@ def finish(
     model_row: str = DEFAULT_MODEL_ROW,
     errors: Mapping[str, str] | None = None,
     origins: Mapping[str, str] | None = None,
+    organization: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """Build a snapshot, recording why each expected section is missing (isPartial)."""
     found_errors = dict(errors or {})
@@ -173,6 +176,7 @@ def finish(
         is_partial=bool(missing),
         source=source,
         origins=dict(origins or {}),
+        organization=organization,
     )
 
 
@@ -240,6 +244,8 @@ def to_json(snapshot: Snapshot) -> dict[str, Any]:
         doc["extractionErrors"] = dict(snapshot.extraction_errors)
     if snapshot.source is not None:
         doc["source"] = snapshot.source
+    if snapshot.organization is not None:
+        doc["organization"] = dict(snapshot.organization)
     return doc
 
 
@@ -322,6 +328,9 @@ def from_json(doc: object) -> Snapshot:
     if not isinstance(partial, bool):
         problems.append("isPartial: must be true or false")
     source = doc.get("source")
+    organization = doc.get("organization")
+    if organization is not None and not isinstance(organization, dict):
+        problems.append("organization: must be an object")
     if problems:
         raise ContractViolation(problems)
     return Snapshot(
@@ -331,6 +340,7 @@ def from_json(doc: object) -> Snapshot:
         extraction_errors=dict(errors),
         is_partial=partial,
         source=source if isinstance(source, str) else None,
+        organization=organization,
     )
 
 

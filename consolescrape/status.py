@@ -131,6 +131,25 @@ def assess(status: Status, settings: Settings) -> None:
         status.hint = model.model_row_hint(status.snapshot, settings.model_row)
 
 
+def organization_line(snapshot: model.Snapshot) -> str | None:
+    """Which organization was read, when that was a choice worth seeing: several paid ones, or
+    CONSOLESCRAPE_ORG."""
+    org = snapshot.organization or {}
+    name, plan, others = org.get("name"), org.get("plan"), org.get("otherPaid")
+    if not isinstance(name, str):
+        return None
+    shown = f"{name} ({plan})" if isinstance(plan, str) and plan else name
+    if org.get("chosenBy") == "CONSOLESCRAPE_ORG":
+        return f"organization: {shown} (CONSOLESCRAPE_ORG)"
+    if isinstance(others, list) and others:
+        also = ", ".join(str(o) for o in others)
+        return (
+            f"organization: {shown}, the first paid one; also paid: {also} — "
+            "set CONSOLESCRAPE_ORG=<uuid or name> to read another"
+        )
+    return None
+
+
 def passing(record: store.Record) -> bool:
     """A run that met the site's passing trouble (a 429, an outage): nothing to fix, so not a
     problem by itself — the data's age (--max-age) says when it has lasted too long."""
@@ -313,6 +332,9 @@ def render(status: Status, console: Any) -> None:
         if status.snapshot.is_partial:
             missing = clean(", ".join(status.snapshot.extraction_errors))
             console.print(Text(f"partial: missing {missing}", style="yellow"))
+        org = organization_line(status.snapshot)
+        if org:
+            console.print(clean(org), markup=False)
     for name, key in (("Last run", "run"), ("Last sync", None)):
         entry = _last_run(status.state) if key == "run" else _last_sync(status.state)
         if not isinstance(entry, dict):

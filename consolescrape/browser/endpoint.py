@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from consolescrape import extract
 from consolescrape.browser.session import Browser, first_line
+from consolescrape.errors import ConfigError
 from consolescrape.sanitize import clean
 
 logger = logging.getLogger(__name__)
@@ -88,21 +89,26 @@ def read_api(browser: Browser, *, tz: tzinfo) -> extract.Reading | None:
     """What the site's JSON endpoint says, as the page itself loads it; None when it fails.
 
     When it fails with a bot check or the site's passing trouble (429, 5xx), a reading without
-    limits says so (`challenge`, `trouble`): the page may still carry the run.
+    limits says so (`challenge`, `trouble`): the page may still carry the run. The reading
+    names the organization asked (`organization`); a CONSOLESCRAPE_ORG that names none of the
+    listed ones is a configuration error.
     """
     began = time.monotonic()
+    choice: extract.Choice | None = None
     try:
         orgs, cookies = _fetch_json(browser, "/api/organizations")
-        org = extract.pick_organization(orgs, _cookie_value(cookies, "lastActiveOrg"))
-        if org is None:
+        choice = _choose(browser, orgs, _cookie_value(cookies, "lastActiveOrg"))
+        if choice is None:
             raise ValueError("no organization with chat among /api/organizations")
-        usage, _ = _fetch_json(browser, f"/api/organizations/{quote(org, safe='')}/usage")
+        path = f"/api/organizations/{quote(choice.uuid, safe='')}/usage"
+        usage, _ = _fetch_json(browser, path)
         reading = extract.read_api(usage, now=datetime.now(UTC), tz=tz)
     except Refused as exc:
-        return _refused(browser, exc)
+        return _refused(browser, exc, choice)
     except _api_errors() as exc:
         logger.debug(f"api: {first_line(str(exc))}; the page text has to carry the run")
-        return None
+        return _without_limits(choice)
+    reading.organization = choice
     found = ", ".join(reading.limits) or "no limit"
     logger.debug(f"api: {found} in {time.monotonic() - began:.2f} s")
     for note in reading.notes:
@@ -112,17 +118,51 @@ def read_api(browser: Browser, *, tz: tzinfo) -> extract.Reading | None:
     return reading
 
 
-def _refused(browser: Browser, exc: Refused) -> extract.Reading | None:
+ORG_ADVICE = (
+    "set CONSOLESCRAPE_ORG to the uuid or the name of one of the listed organizations, or unset "
+    "it to read the one the site shows"
+)
+
+
+def _choose(browser: Browser, orgs: object, last_active: str | None) -> extract.Choice | None:
+    try:
+        choice = extract.choose_organization(orgs, last_active, browser.settings.org)
+    except extract.UnknownOrganization as exc:
+        raise ConfigError(str(exc), ORG_ADVICE) from None
+    if choice is not None:
+        also = ""
+        if choice.other_paid:
+            also = (
+                f"; also paid: {', '.join(choice.other_paid)} — "
+                "CONSOLESCRAPE_ORG=<uuid or name> picks another"
+            )
+        logger.debug(f"api: reading organization {choice.describe()} ({choice.reason}){also}")
+    return choice
+
+
+def _without_limits(choice: extract.Choice | None) -> extract.Reading | None:
+    """No usage from the endpoint. Only a pinned organization other than the page's still has
+    something to say: the page's numbers are not its numbers."""
+    if choice is not None and choice.page_shows:
+        return extract.Reading(organization=choice)
+    return None
+
+
+def _refused(
+    browser: Browser, exc: Refused, choice: extract.Choice | None
+) -> extract.Reading | None:
     """A bot check or the site's passing trouble, as a reading without limits that says so
     (the page may still carry the run); None for any other refusal."""
     logger.debug(f"api: {first_line(str(exc))}; the page text has to carry the run")
     if exc.mitigated == "challenge":
-        return extract.Reading(challenge=True)
+        return extract.Reading(challenge=True, organization=choice)
     host = urlsplit(browser.settings.usage_url).hostname or "the site"
     trouble = extract.endpoint_trouble(
         exc.status, exc.retry_after, host=host, now=datetime.now(UTC)
     )
-    return extract.Reading(trouble=trouble) if trouble else None
+    if trouble:
+        return extract.Reading(trouble=trouble, organization=choice)
+    return _without_limits(choice)
 
 
 def _api_errors() -> tuple[type[Exception], ...]:

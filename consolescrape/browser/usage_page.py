@@ -329,6 +329,8 @@ def read_usage(browser: Browser, *, tz: tzinfo, api: extract.Reading | None) -> 
     """
     model_row = browser.settings.model_row
     readings = [api] if api is not None and (api.limits or api.spend) else []
+    if api is not None and api.organization is not None and api.organization.page_shows:
+        return _pinned_only(browser, api, readings)
     if readings:
         with contextlib.suppress(extract.NoUsage):
             from_api = extract.merge(readings, now=datetime.now(UTC), model_row=model_row)
@@ -376,6 +378,30 @@ def read_usage(browser: Browser, *, tz: tzinfo, api: extract.Reading | None) -> 
     if progress.best is None:
         raise _no_usage(browser, progress, api)
     return progress.best
+
+
+def _pinned_only(
+    browser: Browser, api: extract.Reading, readings: list[extract.Reading]
+) -> Snapshot:
+    """CONSOLESCRAPE_ORG names another organization than the one the page shows: only the
+    endpoint speaks for it, and the page's numbers are never merged in."""
+    org = api.organization
+    assert org is not None
+    logger.debug(f"page: shows {org.page_shows}, not {org.describe()}: not read")
+    if readings:
+        with contextlib.suppress(extract.NoUsage):
+            return extract.merge(
+                readings, now=datetime.now(UTC), model_row=browser.settings.model_row
+            )
+    if api.trouble:
+        raise SiteTrouble(api.trouble)
+    if api.challenge:
+        raise bot_check()
+    raise ScrapeFailed(
+        f"no usage for {org.describe()} (CONSOLESCRAPE_ORG): the endpoint gave none, and the "
+        f"page shows another organization ({org.page_shows})",
+        "try again later; `--verbose` shows what the endpoint answered",
+    )
 
 
 def _stop_early(state: PageState, api: extract.Reading | None, browser: Browser) -> None:
