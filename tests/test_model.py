@@ -873,3 +873,42 @@ def test_the_hint_names_the_family_not_the_version() -> None:
     )
     hint = model.model_row_hint(snapshot, "Sonnet")
     assert hint is not None and "CONSOLESCRAPE_MODEL_ROW=Opus " in hint
+
+
+# --- what the server's card needs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("weekly", "session", "gaps"),
+    [
+        ({"allModels": 31, "sonnetOnly": 10}, True, []),
+        ({"allModels": 31, "sonnetOnly": 10}, False, ["currentSession"]),
+        ({"allModels": 31}, True, ["weeklyLimits.allModels", "weeklyLimits.sonnetOnly"]),
+        ({"opusOnly": 3}, True, ["weeklyLimits.allModels", "weeklyLimits.sonnetOnly"]),
+    ],
+)
+def test_card_gaps_are_the_sections_the_card_reads_without_guards(
+    weekly: dict[str, int], session: bool, gaps: list[str]
+) -> None:
+    snapshot = model.finish(
+        datetime(2026, 11, 29, 1, 17, tzinfo=UTC),
+        model.Limit("2 hr", 47) if session else None,
+        {key: model.Limit("Thu 7:00 AM", pct) for key, pct in weekly.items()},
+        source="page",
+    )
+    assert model.card_gaps(model.to_payload(snapshot)) == gaps
+
+
+def test_the_organization_read_stays_local() -> None:
+    org = {"uuid": "org-max", "name": "Home", "plan": "Max", "chosenBy": "paid plan"}
+    snapshot = model.finish(
+        datetime(2026, 11, 29, 1, 17, tzinfo=UTC),
+        model.Limit("2 hr", 47),
+        {"allModels": model.Limit("Thu", 31), "sonnetOnly": model.Limit("Thu", 1)},
+        source="api",
+        organization=org,
+    )
+    doc = model.to_json(snapshot)
+    assert doc["organization"] == org
+    assert model.from_json(doc) == snapshot
+    assert "organization" not in model.to_payload(snapshot).body
