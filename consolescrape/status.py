@@ -341,6 +341,8 @@ def render(status: Status, console: Any) -> None:
             console.print(f"{name:<10} never")
             continue
         mark = Text("✓", style="green") if entry.get("ok") else Text("✗", style="bold red")
+        if entry.get("siteTrouble") is True:
+            mark = Text("!", style="yellow")  # the site's passing trouble: nothing to fix
         console.print(
             Text.assemble(
                 f"{name:<10} ",

@@ -1476,5 +1476,10 @@ def test_challenge_markup_alone_is_a_bot_check() -> None:
     assert classify_page(USAGE_URL, "claude.ai", "", challenge=True) is PageKind.BOT_CHECK
 
 
+def test_challenge_markup_on_a_page_that_shows_usage_is_the_usage_page() -> None:
+    # Some sites load the platform's scripts on every page; the numbers say what the page is.
+    assert classify_page(USAGE_URL, "Settings", MAX_PAGE, challenge=True) is PageKind.USAGE
+
+
 def test_a_bot_check_is_not_an_outage_even_with_an_error_status() -> None:
     assert classify_page(USAGE_URL, "Claude", CHALLENGE_2026, status=503) is PageKind.BOT_CHECK

@@ -444,6 +444,7 @@ def test_site_trouble_is_exit_5_in_one_line_and_status_check_waits_for_max_age(
     status = cli("status", "--check", env=run_env)
     assert status.code == 0, status.stderr
     assert "answered 429" in status.stderr
+    assert "Last run   !" in status.stderr, "marked as passing, not as a failure"
     stale = cli("status", "--check", "--max-age", "0", env=run_env)
     assert stale.code == 9 and "stale" in stale.stderr
     assert "last run failed" not in stale.stderr

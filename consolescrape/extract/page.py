@@ -73,15 +73,15 @@ def classify_page(
     title_l = title.strip().casefold()
     text_l = squash(text).casefold()
     parts = urlsplit(url)
+    usage = _has_usage(text)
     if (
-        challenge
+        (challenge and not usage)  # a page of the site that merely loads the platform's script
         or title_l.startswith(_BOT_TITLES)
         or any(w in text_l for w in _BOT_WORDING)
         or "/cdn-cgi/challenge-platform" in parts.path
         or "__cf_chl" in parts.query
     ):
         return PageKind.BOT_CHECK
-    usage = _has_usage(text)
     if not usage and is_outage_page(status, title, text):
         return PageKind.OUTAGE
     path = parts.path.rstrip("/")
