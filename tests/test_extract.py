@@ -1483,3 +1483,9 @@ def test_challenge_markup_on_a_page_that_shows_usage_is_the_usage_page() -> None
 
 def test_a_bot_check_is_not_an_outage_even_with_an_error_status() -> None:
     assert classify_page(USAGE_URL, "Claude", CHALLENGE_2026, status=503) is PageKind.BOT_CHECK
+
+
+def test_maintenance_words_in_the_sidebar_are_no_outage_without_an_error_status() -> None:
+    text = page("New chat", "Chats", "Site under maintenance banner", "Bad gateway retries")
+    assert classify_page(USAGE_URL, "Claude", text, status=200) is PageKind.UNKNOWN
+    assert classify_page(USAGE_URL, "Claude", text, status=503) is PageKind.OUTAGE

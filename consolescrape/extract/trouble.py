@@ -27,13 +27,12 @@ _STATUS_WORDS = {
     529: "overloaded",
 }
 
-#: An outage or maintenance page's own words (claude.ai's outage page reads "Claude will return
-#: soon … is currently experiencing a temporary service disruption"). Only phrases no usage page
-#: or sidebar would carry: generic ones ("bad gateway") count only with an error status.
+#: claude.ai's outage page's own words ("Claude will return soon … is currently experiencing a
+#: temporary service disruption"), which no usage page or chat title in the sidebar carries.
+#: Generic words ("bad gateway", "under maintenance": a chat may be titled so) count only with
+#: the error status such pages are served with.
 _OUTAGE_WORDING = re.compile(
-    r"will return soon|temporary service disruption|(?:down for|under) (?:scheduled )?maintenance"
-    r"|we(?:'|’)ll be back (?:soon|shortly)",
-    re.IGNORECASE,
+    r"\bwill return soon\b|\bexperiencing a temporary service disruption\b", re.IGNORECASE
 )
 _OUTAGE_HEADLINE = re.compile(
     r"^\s*(.*(?:will return soon|maintenance|be back).*?)\s*$", re.M | re.I
