@@ -77,6 +77,11 @@ class Settings:
     alert_at: tuple[int | float, ...] = ()
     alert_command: str | None = None
     metrics_file: Path | None = None
+    #: "send" (the contract: partial snapshots go out) or "hold" (kept local, see
+    #: docs/server-contract.md)
+    partial: str = "send"
+    #: the organization to read, by uuid or name (None: lastActiveOrg, a paid plan, first chat)
+    org: str | None = None
     env_file: Path | None = None
     #: where each value came from ("flag", "env", ".env", "default"), for `doctor`.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -195,6 +200,30 @@ def _command(name: str, text: str) -> str:
     return text.strip()
 
 
+def _choice(*allowed: str) -> Parse:
+    def parse(name: str, text: str) -> str:
+        value = text.strip().lower()
+        if value not in allowed:
+            raise ConfigError(
+                f"{name}={text!r} is not one of {', '.join(allowed)}",
+                f"set {name} to {' or '.join(allowed)}",
+            )
+        return value
+
+    return parse
+
+
+def _org(name: str, text: str) -> str:
+    """An organization's uuid or name, as the site lists it; one line, printable."""
+    value = " ".join(text.split())
+    if any(ord(char) < 32 or ord(char) == 127 for char in text.strip()) or len(value) > 200:
+        raise ConfigError(
+            f"{name} is not an organization's uuid or name",
+            f"set {name} to the uuid or the name of an organization (`status` shows the one read)",
+        )
+    return value
+
+
 Parse = Callable[[str, str], Any]
 
 
@@ -238,6 +267,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CONSOLESCRAPE_ALERT_AT", "alert_at", _alert_at),
     Variable("CONSOLESCRAPE_ALERT_COMMAND", "alert_command", _command),
     Variable("CONSOLESCRAPE_METRICS_FILE", "metrics_file", _path),
+    Variable("CONSOLESCRAPE_PARTIAL", "partial", _choice("send", "hold"), "send"),
+    Variable("CONSOLESCRAPE_ORG", "org", _org),
 )
 
 

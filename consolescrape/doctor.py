@@ -247,6 +247,48 @@ def check_model_row(settings: Settings) -> Check:
     return Check("model row", True, f"CONSOLESCRAPE_MODEL_ROW={settings.model_row}", required=False)
 
 
+def check_organization(settings: Settings) -> Check:
+    """CONSOLESCRAPE_ORG against the organization the last run read; several paid ones."""
+    try:
+        snapshot = store.load_snapshot(settings.data_file)
+    except ValueError:
+        snapshot = None
+    org = (snapshot.organization if snapshot else None) or {}
+    read = org.get("name")
+    shown = f"{read} ({org['plan']})" if read and org.get("plan") else str(read)
+    name = "organization"
+    pin = settings.org
+    if pin:
+        if not read:
+            return Check(
+                name, True, f"CONSOLESCRAPE_ORG={pin} (no data read yet; --online checks it)"
+            )
+        wanted = pin.casefold()
+        if org.get("chosenBy") == "CONSOLESCRAPE_ORG" and wanted in (
+            str(org.get("uuid", "")).casefold(),
+            str(read).casefold(),
+        ):
+            return Check(name, True, f"CONSOLESCRAPE_ORG={pin}: the last run read {shown}")
+        return Check(
+            name,
+            False,
+            f"the last data was read from {shown}, not CONSOLESCRAPE_ORG={pin}",
+            "run `consolescrape run` (or `doctor --online`) to read the pinned organization",
+            required=False,
+        )
+    others = org.get("otherPaid")
+    if isinstance(others, list) and others:
+        return Check(
+            name,
+            False,
+            f"read {shown}, the first paid one; also paid: {', '.join(map(str, others))}",
+            "set CONSOLESCRAPE_ORG=<uuid or name> to choose which one is read",
+            required=False,
+        )
+    detail = f"{shown} ({org.get('chosenBy')})" if read else "not known yet (no data read)"
+    return Check(name, True, detail)
+
+
 def check_history(settings: Settings) -> Check:
     """history.db readable, intact and writable; a broken one only costs history and alerts."""
     from consolescrape import history
@@ -281,6 +323,7 @@ def run_checks(settings: Settings, *, online: bool) -> list[Check]:
         lambda: check_env_file(settings),
         lambda: [found] if (found := check_ignored_dotenv(settings)) else [],
         lambda: check_model_row(settings),
+        lambda: check_organization(settings),
     ]
     checks: list[Check] = []
     for step in steps:

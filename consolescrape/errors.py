@@ -17,6 +17,8 @@ class ExitCode(IntEnum):
     LOGGED_OUT = 3
     SCRAPE_FAILED = 4
     SYNC_PENDING = 5
+    #: The usage site is passing through trouble (an alias of 5: nothing to fix, try again).
+    SITE_TROUBLE = 5
     SYNC_REFUSED = 6
     CONFIG = 7
     LOCKED = 8
@@ -80,6 +82,18 @@ class NoPlanLimits(ScrapeFailed):
         if self.spend is not None:
             doc["spend"] = self.spend
         return doc
+
+
+class SiteTrouble(ConsolescrapeError, code=ExitCode.SITE_TROUBLE):
+    """The usage site is passing through trouble (rate limited, a server error, an outage or
+    maintenance page) and shows no numbers: the previous data is kept, the next run tries
+    again. One line, no debug files; `status --check` stays quiet until the data is stale."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "siteTrouble": True}
 
 
 class SyncPending(ConsolescrapeError, code=ExitCode.SYNC_PENDING):

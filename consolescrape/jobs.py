@@ -17,6 +17,7 @@ from consolescrape.errors import (
     ExitCode,
     Locked,
     LoggedOut,
+    SiteTrouble,
     UsageError,
     environment_fault,
 )
@@ -129,7 +130,10 @@ def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
     except Locked:
         raise  # the run that holds the lock will ping; an overlap is not a failure
     except BaseException as exc:
-        _ping(settings, reporter, ok=False)
+        if not isinstance(exc, SiteTrouble):
+            # The site's passing trouble pings neither way: a dead-man's switch then alarms
+            # only when it lasts longer than its grace period, as `status --check` does.
+            _ping(settings, reporter, ok=False)
         tracking.after_run(settings, _as_error(exc).exit_code, reporter)
         raise
     _ping(settings, reporter, ok=outcome.exit_code == ExitCode.OK)
@@ -215,6 +219,9 @@ def _queue_and_send(
         reporter.warn("nothing the server would accept was found: " + "; ".join(problems))
         return "saved, not queued"
     outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
+    gaps = model.card_gaps(payload) if settings.partial == "hold" else []
+    if gaps:
+        return _hold(gaps, outbox, settings, options, reporter, outcome, hint)
     try:
         _, dropped = outbox.add(snapshot, payload.id)
     except OSError as exc:
@@ -231,6 +238,28 @@ def _queue_and_send(
     if outcome.exit_code == ExitCode.SYNC_PENDING:
         return f"sync pending ({len(outbox.pending())} queued)"
     return "not synced"
+
+
+HELD = "held (partial)"
+
+
+def _hold(
+    gaps: list[str],
+    outbox: store.Outbox,
+    settings: Settings,
+    options: RunOptions,
+    reporter: Reporter,
+    outcome: Outcome,
+    hint: str | None,
+) -> str:
+    """CONSOLESCRAPE_PARTIAL=hold: the snapshot stays local (saved, in history), not queued;
+    what waits in the outbox from earlier runs still goes out."""
+    reporter.warn(
+        f"{HELD}: missing {', '.join(gaps)}; saved locally, not sent (CONSOLESCRAPE_PARTIAL=hold)"
+    )
+    if not options.no_sync and outbox.pending():
+        _drain_into(outcome, settings, reporter, within_run=True, shown=hint)
+    return HELD
 
 
 def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:

@@ -44,6 +44,9 @@ class Limit:
     percentage_used: int | float
     resets_at: datetime | None = None
     raw_percentage: int | float | None = None
+    #: the page's or endpoint's own name for a model row when it says more than the key's
+    #: family name ("Claude Opus 4.6" for opusOnly); local file only.
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,23 +78,59 @@ class Snapshot:
     source: str | None = None
     #: Where each limit was read ("limits[]", "five_hour", "page", …); not part of the file.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: The organization read ({uuid, name, plan, chosenBy, otherPaid?}); local file only.
+    organization: Mapping[str, Any] | None = None
 
     @property
     def empty(self) -> bool:
         return self.session is None and not self.weekly
 
 
-def model_key(label: str) -> str:
-    """The weekly-limit key for a page label or model name: 'Sonnet only' → 'sonnetOnly'."""
-    # "Sonnet only" (a page label) and "sonnetOnly" (a key given as a setting) name one row.
+#: Model families whose rows are keyed without the "Claude" before them ("Claude Opus" → opus).
+_FAMILIES = frozenset({"opus", "sonnet", "haiku", "fable", "mythos"})
+_WORD = re.compile(r"[A-Za-z0-9]+(?:\.[0-9]+)*")
+_VERSION = re.compile(r"\d+(?:\.\d+)*")
+
+
+def _family_words(label: str) -> list[str]:
+    """The words that name a row's model family: 'Claude Opus 4.6 only' → ['Opus'].
+
+    Version numbers are dropped ('Sonnet 4.5', 'Claude 3.5 Sonnet', 'Haiku 4'), and so is a
+    leading 'Claude' before a family or a version: one family is one row whatever its version.
+    'Claude Design' (a product without a version) keeps its name.
+    """
     name = re.sub(r"\s*only\s*$", "", label.strip(), flags=re.IGNORECASE) or label.strip()
-    words: list[str] = re.findall(r"[A-Za-z0-9]+", name)
+    words: list[str] = _WORD.findall(name)
+    named = [w for w in words if not _VERSION.fullmatch(w)]
+    versioned = len(named) < len(words)
+    words = named  # a version alone ("4.6") names no model
+    if (
+        len(words) > 1
+        and words[0].lower() == "claude"
+        and (versioned or words[1].lower() in _FAMILIES)
+    ):
+        words = words[1:]
+    return words
+
+
+def model_key(label: str) -> str:
+    """The weekly-limit key for a page label or model name: 'Sonnet only' → 'sonnetOnly',
+    'Claude Opus 4.6' → 'opusOnly' (the family, not the version)."""
+    # "Sonnet only" (a page label) and "sonnetOnly" (a key given as a setting) name one row.
+    words = [w.replace(".", "") for w in _family_words(label)]
     if not words:
         raise ValueError(f"no model name in {label!r}")
     if [w.lower() for w in words] == ["all", "models"]:
         return ALL_MODELS
     first, *rest = words
     return first.lower() + "".join(w[:1].upper() + w[1:].lower() for w in rest) + "Only"
+
+
+def row_label(label: str, key: str) -> str | None:
+    """The row's own name when it says more than its key's family name ('Claude Opus 4.6' for
+    opusOnly), else None: the local file keeps what the page or the endpoint called it."""
+    name = re.sub(r"\s*only\s*$", "", " ".join(label.split()), flags=re.IGNORECASE)
+    return name if name and name.casefold() != model_name(key).casefold() else None
 
 
 def model_name(key: str) -> str:
@@ -110,6 +149,7 @@ def finish(
     model_row: str = DEFAULT_MODEL_ROW,
     errors: Mapping[str, str] | None = None,
     origins: Mapping[str, str] | None = None,
+    organization: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """Build a snapshot, recording why each expected section is missing (isPartial)."""
     found_errors = dict(errors or {})
@@ -136,6 +176,7 @@ def finish(
         is_partial=bool(missing),
         source=source,
         origins=dict(origins or {}),
+        organization=organization,
     )
 
 
@@ -185,6 +226,8 @@ def _limit_json(limit: Limit, *, local: bool) -> dict[str, Any]:
         doc["resetsAt"] = format_time(limit.resets_at)
     if local and limit.raw_percentage is not None:
         doc["rawPercentageUsed"] = limit.raw_percentage
+    if local and limit.label is not None:
+        doc["label"] = limit.label
     return doc
 
 
@@ -201,6 +244,8 @@ def to_json(snapshot: Snapshot) -> dict[str, Any]:
         doc["extractionErrors"] = dict(snapshot.extraction_errors)
     if snapshot.source is not None:
         doc["source"] = snapshot.source
+    if snapshot.organization is not None:
+        doc["organization"] = dict(snapshot.organization)
     return doc
 
 
@@ -238,10 +283,13 @@ def _limit_from(doc: dict[str, Any], path: str, problems: list[str]) -> Limit | 
         isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw < 1e9
     ):
         found.append(f"{path}.rawPercentageUsed: must be a number")
+    label = doc.get("label") if isinstance(doc, dict) else None
+    if label is not None and not isinstance(label, str):
+        found.append(f"{path}.label: must be a string")
     if found:
         problems.extend(found)
         return None
-    return Limit(doc["resetsIn"], doc["percentageUsed"], resets_at, raw)
+    return Limit(doc["resetsIn"], doc["percentageUsed"], resets_at, raw, label)
 
 
 def from_json(doc: object) -> Snapshot:
@@ -280,6 +328,9 @@ def from_json(doc: object) -> Snapshot:
     if not isinstance(partial, bool):
         problems.append("isPartial: must be true or false")
     source = doc.get("source")
+    organization = doc.get("organization")
+    if organization is not None and not isinstance(organization, dict):
+        problems.append("organization: must be an object")
     if problems:
         raise ContractViolation(problems)
     return Snapshot(
@@ -289,6 +340,7 @@ def from_json(doc: object) -> Snapshot:
         extraction_errors=dict(errors),
         is_partial=partial,
         source=source if isinstance(source, str) else None,
+        organization=organization,
     )
 
 
@@ -353,6 +405,22 @@ def to_payload(snapshot: Snapshot, model_row: str = DEFAULT_MODEL_ROW) -> Payloa
     if errors:
         body["extractionErrors"] = errors
     return Payload(body=body, id=payload_id(body), hint=model_row_hint(snapshot, model_row))
+
+
+#: What the server's dashboard card reads without guards (docs/server-contract.md): a payload
+#: missing one of them is stored but blanks the card.
+CARD_SECTIONS = (SESSION, f"weeklyLimits.{ALL_MODELS}", f"weeklyLimits.{SLOT}")
+
+
+def card_gaps(payload: Payload) -> list[str]:
+    """The sections of CARD_SECTIONS a payload lacks (CONSOLESCRAPE_PARTIAL=hold keeps such a
+    snapshot local)."""
+    body = payload.body
+    weekly = body.get("weeklyLimits")
+    present = {SESSION} if SESSION in body else set()
+    if isinstance(weekly, dict):
+        present |= {f"weeklyLimits.{key}" for key in weekly}
+    return [section for section in CARD_SECTIONS if section not in present]
 
 
 def validate_payload(body: object) -> list[str]:

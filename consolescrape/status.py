@@ -119,7 +119,12 @@ def assess(status: Status, settings: Settings) -> None:
             )
         )
     last_run = status.state.run
-    if last_run is not None and not last_run.ok and not status.state.run_resolved:
+    if (
+        last_run is not None
+        and not last_run.ok
+        and not status.state.run_resolved
+        and not passing(last_run)
+    ):
         status.problems.append(
             (
                 f"last run failed (exit {last_run.exit_code}): {last_run.message}",
@@ -138,6 +143,31 @@ def assess(status: Status, settings: Settings) -> None:
         )
     if status.snapshot is not None:
         status.hint = model.model_row_hint(status.snapshot, settings.model_row)
+
+
+def organization_line(snapshot: model.Snapshot) -> str | None:
+    """Which organization was read, when that was a choice worth seeing: several paid ones, or
+    CONSOLESCRAPE_ORG."""
+    org = snapshot.organization or {}
+    name, plan, others = org.get("name"), org.get("plan"), org.get("otherPaid")
+    if not isinstance(name, str):
+        return None
+    shown = f"{name} ({plan})" if isinstance(plan, str) and plan else name
+    if org.get("chosenBy") == "CONSOLESCRAPE_ORG":
+        return f"organization: {shown} (CONSOLESCRAPE_ORG)"
+    if isinstance(others, list) and others:
+        also = ", ".join(str(o) for o in others)
+        return (
+            f"organization: {shown}, the first paid one; also paid: {also} — "
+            "set CONSOLESCRAPE_ORG=<uuid or name> to read another"
+        )
+    return None
+
+
+def passing(record: store.Record) -> bool:
+    """A run that met the site's passing trouble (a 429, an outage): nothing to fix, so not a
+    problem by itself — the data's age (--max-age) says when it has lasted too long."""
+    return record.doc.get("siteTrouble") is True
 
 
 def _last_run(state: store.State) -> dict[str, Any] | None:
@@ -263,7 +293,7 @@ def rows(status: Status) -> list[tuple[str, int | float, str]]:
     limits += list(status.snapshot.weekly.items())
     # Labels and reset texts come from the page: shown without any escape sequence in them.
     return [
-        (clean(limit_label(k)), v.percentage_used, clean(_countdown(v, status.now)))
+        (clean(v.label or limit_label(k)), v.percentage_used, clean(_countdown(v, status.now)))
         for k, v in limits
     ]
 
@@ -323,12 +353,17 @@ def render(status: Status, console: Any) -> None:
         if status.snapshot.is_partial:
             missing = clean(", ".join(status.snapshot.extraction_errors))
             console.print(Text(f"partial: missing {missing}", style="yellow"))
+        org = organization_line(status.snapshot)
+        if org:
+            console.print(clean(org), markup=False)
     for name, key in (("Last run", "run"), ("Last sync", None)):
         entry = _last_run(status.state) if key == "run" else _last_sync(status.state)
         if not isinstance(entry, dict):
             console.print(f"{name:<10} never")
             continue
         mark = Text("✓", style="green") if entry.get("ok") else Text("✗", style="bold red")
+        if entry.get("siteTrouble") is True:
+            mark = Text("!", style="yellow")  # the site's passing trouble: nothing to fix
         console.print(
             Text.assemble(
                 f"{name:<10} ",

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from cli_login import login_command
-from fakes import ScriptedReceiver
+from fakes import ScriptedReceiver, TroubledSite
 
 from consolescrape.demo.site import StandIn
 
@@ -95,9 +95,10 @@ def receiver() -> Iterator[ScriptedReceiver]:
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[StandIn]:
-    """The stand-in site, one per test module (tests that change it reset it)."""
-    with StandIn(session_key=SESSION_KEY) as server:
+def site() -> Iterator[TroubledSite]:
+    """The stand-in site, one per test module (tests that change it reset it); it can also be
+    told to answer some paths with trouble (`answer()`)."""
+    with TroubledSite(session_key=SESSION_KEY) as server:
         yield server
 
 

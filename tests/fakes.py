@@ -1,8 +1,10 @@
-"""Test doubles that the installed package does not ship: a receiver that misbehaves on cue."""
+"""Test doubles that the installed package does not ship: a receiver that misbehaves on cue,
+and a stand-in site in trouble (rate limited, an outage page, a bot check)."""
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import os
 from collections import deque
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 from consolescrape.demo import site
 from consolescrape.demo.receiver import Receiver, _Handler
 from consolescrape.demo.site import Seen, StandIn
+from consolescrape.demo.site import _Handler as _SiteHandler
 
 
 @dataclass(frozen=True)
@@ -133,3 +136,71 @@ class DeployingSite(StandIn):
         self.bundles = bundles
         self.bundle_bytes = bundle_bytes
         super().__init__(**kwargs)
+
+
+# --- a stand-in site in trouble ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteAnswer:
+    """What one path of the stand-in site answers instead of its usual page or JSON."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class _TroubledHandler(_SiteHandler):
+    site: TroubledSite
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        answer = self.site.answer_for(path)
+        if answer is None:
+            super().do_GET()
+            return
+        self.site.requests.append(Seen(self.path, dict(self.headers.items())))
+        self.send_response(answer.status)
+        headers = {"Content-Type": "text/html; charset=utf-8", **answer.headers}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+
+class TroubledSite(StandIn):
+    """The stand-in site, with `answer()`: paths (globs: "/api/organizations/*/usage") that
+    answer a given status, body and headers — a 429 with Retry-After, an outage page with 500,
+    a bot check with `cf-mitigated: challenge`. `reset()` clears them."""
+
+    handler = _TroubledHandler
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._answers: dict[str, SiteAnswer] = {}
+        super().__init__(*args, **kwargs)
+
+    def answer(
+        self,
+        path: str,
+        status: int,
+        body: bytes | str = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        json_body: Any = None,
+    ) -> None:
+        all_headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body)
+            all_headers.setdefault("Content-Type", "application/json")
+        data = body.encode() if isinstance(body, str) else body
+        self._answers = {**self._answers, path: SiteAnswer(status, data, all_headers)}
+
+    def answer_for(self, path: str) -> SiteAnswer | None:
+        answers = self._answers
+        return next((a for glob, a in answers.items() if fnmatch.fnmatchcase(path, glob)), None)
+
+    def reset(self) -> None:
+        super().reset()
+        self._answers = {}

@@ -264,3 +264,30 @@ def test_the_missing_key_advice_names_the_env_file_actually_read(
     assert str(home / ".env") not in (info.value.advice or "") and "./.env" not in str(
         info.value.advice
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "advice"),
+    [
+        ("CONSOLESCRAPE_PARTIAL", "maybe", "set CONSOLESCRAPE_PARTIAL to send or hold"),
+        ("CONSOLESCRAPE_ORG", "Acme\x07Corp", "set CONSOLESCRAPE_ORG to the uuid or the name"),
+    ],
+)
+def test_partial_policy_and_organization_pin_are_checked_when_loaded(
+    cli: CLI, home: Path, tmp_path: Path, name: str, value: str, advice: str
+) -> None:
+    data = write_snapshot(tmp_path / "usage-data.json")
+    env = {"CLAUDE_SYNC_URL": "http://127.0.0.1:9/x", "CLAUDE_SYNC_API_KEY": SECRET_KEY}
+    result = cli("sync", "--file", str(data), "--json", env={**env, name: value})
+    assert result.code == 7, result.stderr
+    assert name in result.stderr
+    assert result.json["error"]["advice"].startswith(advice)
+
+
+def test_partial_policy_and_organization_pin_defaults(home: Path) -> None:
+    settings = config.load({}, environ={"CONSOLESCRAPE_HOME": str(home)})
+    assert (settings.partial, settings.org) == ("send", None)
+    pinned = config.load(
+        {}, environ={"CONSOLESCRAPE_PARTIAL": " HOLD ", "CONSOLESCRAPE_ORG": "  Acme   Corp "}
+    )
+    assert (pinned.partial, pinned.org) == ("hold", "Acme Corp")

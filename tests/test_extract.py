@@ -15,8 +15,12 @@ from consolescrape.extract import (
     NoUsage,
     PageKind,
     Reading,
+    UnknownOrganization,
+    choose_organization,
     classify_page,
+    endpoint_trouble,
     merge,
+    page_trouble,
     pick_organization,
     read_page,
     reset_text,
@@ -725,7 +729,7 @@ def test_classify_page(url: str, title: str, text: str, kind: PageKind) -> None:
 
 
 def test_page_kind_values_are_stable_strings() -> None:
-    assert [k.value for k in PageKind] == ["usage", "login", "bot_check", "unknown"]
+    assert [k.value for k in PageKind] == ["usage", "login", "bot_check", "outage", "unknown"]
 
 
 # --- reset times -------------------------------------------------------------------------------
@@ -842,7 +846,7 @@ THURSDAY_0730 = datetime(2026, 11, 26, 7, 30, tzinfo=BERLIN)
         (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 28, 11, 0), "Sat 12:00 PM"),
         (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 28, 23, 5), "Sun 12:05 AM"),
         (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 29, 18, 0), "Sun 7:00 PM"),
-        (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 27, 5, 59, 59, 900000), "Fri 7:00 AM"),
+        (WEDNESDAY_NOON, BERLIN, utc(2026, 11, 27, 5, 59, 59, 900000), "Fri 6:59 AM"),
         (WEDNESDAY_NOON, BERLIN, utc(2026, 12, 2, 6, 0), "Wed 7:00 AM"),
         (WEDNESDAY_NOON, BERLIN, utc(2026, 12, 2, 12, 0), "Dec 2 at 1:00 PM"),
         (WEDNESDAY_NOON, NEW_YORK, utc(2026, 11, 27, 12, 0), "Fri 7:00 AM"),
@@ -854,7 +858,7 @@ THURSDAY_0730 = datetime(2026, 11, 26, 7, 30, tzinfo=BERLIN)
         "noon",
         "past-midnight",
         "evening",
-        "rounded",
+        "truncated",
         "next-wed",
         "wed-8-days",
         "ny",
@@ -1194,3 +1198,294 @@ def test_limits_that_cannot_be_read_are_not_taken_for_a_spend_only_plan() -> Non
     with pytest.raises(NoUsage) as caught:
         read_api(usage)
     assert not isinstance(caught.value, NoPlanLimits)
+
+
+# --- versioned model rows, reset wordings we do not know --------------------------------------
+
+VERSIONED_PAGE = page(
+    "Plan usage limits",
+    "Max",
+    "Current session",
+    "Resets in 2 hr 42 min",
+    "47% used",
+    "Weekly limits",
+    "All models",
+    "Resets: (Saturday) 3:00 PM",
+    "31% used",
+    "Claude Opus 4.6",
+    "Resets Thu 7:00 AM",
+    "12% used",
+)
+
+
+@pytest.mark.parametrize("joined", [False, True], ids=["lines", "run-together"])
+def test_an_unknown_reset_wording_is_a_reset_not_a_row_label(joined: bool) -> None:
+    text = VERSIONED_PAGE.replace("\n", "") if joined else VERSIONED_PAGE
+    doc = read(text, model_row="Opus")
+    weekly = doc["weeklyLimits"]
+    assert set(weekly) == {"allModels", "opusOnly"}
+    assert weekly["allModels"] == {"resetsIn": "(Saturday) 3:00 PM", "percentageUsed": 31}
+    assert "extractionErrors" not in doc
+    assert doc["isPartial"] is False
+
+
+def test_an_unknown_reset_wording_is_noted_for_verbose() -> None:
+    reading = read_page(VERSIONED_PAGE, now=NOW, tz=BERLIN)
+    assert any("not understood" in note for note in reading.notes)
+
+
+def test_a_versioned_page_row_is_the_family_row_with_its_full_label() -> None:
+    opus = read(VERSIONED_PAGE, model_row="Opus")["weeklyLimits"]["opusOnly"]
+    assert opus["label"] == "Claude Opus 4.6"
+    assert opus["percentageUsed"] == 12
+
+
+def test_a_versioned_endpoint_model_is_the_same_row_as_the_page_family() -> None:
+    usage = {
+        "limits": [
+            {"kind": "session", "percent": 5, "resets_at": "2026-11-26T07:00:00Z"},
+            {"kind": "weekly_all", "percent": 9, "resets_at": "2026-11-30T06:00:00Z"},
+            {
+                "kind": "weekly_scoped",
+                "percent": 3,
+                "resets_at": "2026-11-30T06:00:00Z",
+                "scope": {"model": {"display_name": "Claude Sonnet 4.5"}},
+            },
+            {
+                "kind": "weekly_scoped",
+                "percent": 1,
+                "resets_at": "2026-11-30T06:00:00Z",
+                "scope": {"model": {"display_name": "Haiku 4"}},
+            },
+        ]
+    }
+    snap = read_api(usage)
+    assert set(snap.weekly) == {"allModels", "sonnetOnly", "haikuOnly"}
+    assert snap.weekly["sonnetOnly"].label == "Claude Sonnet 4.5"
+    assert not snap.is_partial
+
+
+# --- which organization ----------------------------------------------------------------------
+
+FREE = {
+    "uuid": "org-free",
+    "name": "you@example.com's Organization",
+    "capabilities": ["chat"],
+    "rate_limit_tier": "default_claude_ai",
+    "billing_type": None,
+}
+MAX = {
+    "uuid": "org-max",
+    "name": "Home",
+    "capabilities": ["chat", "claude_max"],
+    "rate_limit_tier": "default_claude_max_5x",
+    "billing_type": "stripe_subscription",
+}
+TEAM = {
+    "uuid": "org-team",
+    "name": "Acme Corp",
+    "capabilities": ["chat", "raven"],
+    "raven_type": "team",
+}
+CONSOLE = {"uuid": "org-api", "name": "Console", "capabilities": ["api", "api_individual"]}
+
+
+@pytest.mark.parametrize(
+    ("org", "plan"),
+    [
+        (FREE, None),
+        (MAX, "Max"),
+        (TEAM, "Team"),
+        ({"capabilities": ["chat", "claude_pro"], "rate_limit_tier": "default_claude_ai"}, "Pro"),
+        ({"capabilities": ["chat", "raven", "raven_enterprise"]}, "Enterprise"),
+        ({"capabilities": ["chat", "raven"], "raven_type": "enterprise"}, "Enterprise"),
+        ({"capabilities": ["chat"], "rate_limit_tier": "default_claude_max_20x"}, "Max"),
+        ({"capabilities": ["chat"], "rate_limit_tier": "default_raven"}, "Team"),
+        ({"capabilities": ["chat"], "billing_type": "google_play_subscription"}, "paid plan"),
+        # Feature flags share the claude_ prefix with plans: not a plan.
+        ({"capabilities": ["chat", "claude_1p"]}, None),
+        ({"capabilities": ["chat"], "billing_type": "none"}, None),
+    ],
+)
+def test_the_plan_an_organization_shows(org: dict[str, Any], plan: str | None) -> None:
+    from consolescrape.extract.organization import plan_of
+
+    assert plan_of(org) == plan
+
+
+@pytest.mark.parametrize(
+    ("orgs", "cookie", "uuid", "reason"),
+    [
+        ([FREE, MAX], None, "org-max", "paid plan"),
+        ([FREE, MAX], "gone", "org-max", "paid plan"),
+        ([FREE, MAX], "org-api", "org-max", "paid plan"),
+        ([FREE, MAX], "org-free", "org-free", "lastActiveOrg"),
+        ([CONSOLE, FREE], None, "org-free", "first chat organization"),
+        ([FREE, TEAM, MAX], None, "org-team", "paid plan"),
+        ([{"uuid": "bare"}, {"uuid": "other"}], None, "bare", "first organization"),
+    ],
+)
+def test_choose_organization(
+    orgs: list[dict[str, Any]], cookie: str | None, uuid: str, reason: str
+) -> None:
+    choice = choose_organization(orgs, cookie)
+    assert choice is not None
+    assert (choice.uuid, choice.reason) == (uuid, reason)
+
+
+def test_several_paid_organizations_name_the_others() -> None:
+    choice = choose_organization([FREE, TEAM, MAX])
+    assert choice is not None
+    assert choice.describe() == "Acme Corp (Team)"
+    assert choice.other_paid == ("Home (Max)",)
+    assert choice.to_json() == {
+        "uuid": "org-team",
+        "name": "Acme Corp",
+        "plan": "Team",
+        "chosenBy": "paid plan",
+        "otherPaid": ["Home (Max)"],
+    }
+
+
+@pytest.mark.parametrize("pin", ["org-max", "ORG-MAX", "home", " Home "])
+def test_a_pin_by_uuid_or_name_wins_over_everything(pin: str) -> None:
+    choice = choose_organization([FREE, TEAM, MAX], "org-team", pin)
+    assert choice is not None
+    assert (choice.uuid, choice.reason) == ("org-max", "CONSOLESCRAPE_ORG")
+    # The cookie's organization is the one the page shows: its numbers are not the pin's.
+    assert choice.page_shows == "Acme Corp"
+
+
+def test_a_pin_that_is_the_cookie_organization_leaves_the_page_usable() -> None:
+    choice = choose_organization([FREE, MAX], "org-max", "Home")
+    assert choice is not None and choice.page_shows is None
+
+
+@pytest.mark.parametrize(
+    ("orgs", "pin", "words"),
+    [
+        ([FREE, MAX], "Globex", "names no organization"),
+        ([FREE, CONSOLE], "Console", "names no organization"),  # API-only: /usage answers 403
+        ([MAX, {**MAX, "uuid": "org-max-2"}], "Home", "names 2 organizations; use the uuid"),
+    ],
+)
+def test_a_pin_that_names_no_usable_organization_is_refused(
+    orgs: list[dict[str, Any]], pin: str, words: str
+) -> None:
+    with pytest.raises(UnknownOrganization, match=words) as raised:
+        choose_organization(orgs, None, pin)
+    assert "Home" in str(raised.value) or "Console" in str(raised.value)
+
+
+def test_an_organization_name_is_stored_without_control_characters() -> None:
+    choice = choose_organization([{**MAX, "name": "Ho\x1b[31mme\n"}])
+    assert choice is not None and choice.name == "Home"
+
+
+# --- the site's passing trouble ----------------------------------------------------------------
+
+AGAIN = "; the next run tries again"
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected"),
+    [
+        (
+            429,
+            "120",
+            "claude.ai answered 429 (rate limited, it asks to wait 2 min)" + AGAIN,
+        ),
+        (
+            429,
+            "30",
+            "claude.ai answered 429 (rate limited, it asks to wait 30 s); the next run tries again",
+        ),
+        (
+            429,
+            "Thu, 26 Nov 2026 06:30:00 GMT",
+            "claude.ai answered 429 (rate limited, it asks to wait 60 min)" + AGAIN,
+        ),
+        (429, "soon", "claude.ai answered 429 (rate limited); the next run tries again"),
+        (503, None, "claude.ai answered 503 (service unavailable); the next run tries again"),
+        (529, None, "claude.ai answered 529 (overloaded); the next run tries again"),
+        (599, None, "claude.ai answered 599; the next run tries again"),
+    ],
+)
+def test_endpoint_trouble_in_words(status: int, retry_after: str | None, expected: str) -> None:
+    assert endpoint_trouble(status, retry_after, host="claude.ai", now=NOW) == expected
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 200])
+def test_other_statuses_are_not_passing_trouble(status: int) -> None:
+    assert endpoint_trouble(status, "5", host="claude.ai", now=NOW) is None
+
+
+OUTAGE_TEXT = page(
+    "Claude will return soon",
+    "Claude is currently experiencing a temporary service disruption. We’re working on it, "
+    "please check back soon.",
+    "Try again",
+    "Still not working? You can reach out to support with this error code: 7QX2PLM",
+)
+
+
+def test_the_outage_page_in_words() -> None:
+    assert page_trouble(500, "Claude", OUTAGE_TEXT, host="claude.ai") == (
+        'claude.ai shows an outage page ("Claude will return soon", HTTP 500 (internal server '
+        "error)); the next run tries again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "title", "text", "kind"),
+    [
+        (500, "Claude", OUTAGE_TEXT, PageKind.OUTAGE),
+        (0, "Claude", OUTAGE_TEXT, PageKind.OUTAGE),  # the browser did not say the status
+        (502, "claude.ai | 502: Bad gateway", "Bad gateway Error code 502", PageKind.OUTAGE),
+        (429, "claude.ai", "Rate exceeded.", PageKind.OUTAGE),
+        (503, "", "", PageKind.OUTAGE),
+        # A chat title in the sidebar is not an outage; a page with limits never is one.
+        (
+            200,
+            "Claude",
+            "Chats\nFix the bad gateway error\nInternal server error logs",
+            PageKind.UNKNOWN,
+        ),
+        (500, "Settings", MAX_PAGE, PageKind.USAGE),
+        (404, "Not found", "This page could not be found", PageKind.UNKNOWN),
+    ],
+)
+def test_classify_an_outage_page(status: int, title: str, text: str, kind: PageKind) -> None:
+    assert classify_page(USAGE_URL, title, text, status=status) is kind
+
+
+CHALLENGE_2026 = page(
+    "claude.ai",
+    "Performing security verification",
+    "This website uses a security service to protect against malicious bots. This page is "
+    "displayed while the website verifies you are not a bot.",
+)
+
+
+@pytest.mark.parametrize("title", ["Claude", "claude.ai", "", "Just a moment..."])
+def test_the_2026_challenge_is_a_bot_check_under_any_title(title: str) -> None:
+    assert classify_page(USAGE_URL, title, CHALLENGE_2026, status=403) is PageKind.BOT_CHECK
+
+
+def test_challenge_markup_alone_is_a_bot_check() -> None:
+    assert classify_page(USAGE_URL, "claude.ai", "", challenge=True) is PageKind.BOT_CHECK
+
+
+def test_challenge_markup_on_a_page_that_shows_usage_is_the_usage_page() -> None:
+    # Some sites load the platform's scripts on every page; the numbers say what the page is.
+    assert classify_page(USAGE_URL, "Settings", MAX_PAGE, challenge=True) is PageKind.USAGE
+
+
+def test_a_bot_check_is_not_an_outage_even_with_an_error_status() -> None:
+    assert classify_page(USAGE_URL, "Claude", CHALLENGE_2026, status=503) is PageKind.BOT_CHECK
+
+
+def test_maintenance_words_in_the_sidebar_are_no_outage_without_an_error_status() -> None:
+    text = page("New chat", "Chats", "Site under maintenance banner", "Bad gateway retries")
+    assert classify_page(USAGE_URL, "Claude", text, status=200) is PageKind.UNKNOWN
+    assert classify_page(USAGE_URL, "Claude", text, status=503) is PageKind.OUTAGE

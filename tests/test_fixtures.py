@@ -17,29 +17,45 @@ from typing import Any
 
 import pytest
 from conftest import CLI, SECRET_KEY
+from fakes import TroubledSite
 
 from consolescrape import model
-from consolescrape.demo.site import StandIn
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES: list[dict[str, Any]] = tomllib.loads((FIXTURES / "cases.toml").read_text())["case"]
-_TIME = re.compile(r"\{\{([+-])(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?\}\}")
+_TIME = re.compile(r"\{\{([+-])(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:@([\d.]+)s)?\}\}")
 
 
 def with_times(doc: Any, now: datetime) -> Any:
-    """The answer with each "{{+2h42m}}" replaced by that moment, as the endpoint writes it."""
+    """The answer with each "{{+2h42m}}" replaced by that moment, as the endpoint writes it;
+    "{{+3d@59.9s}}" is that moment's minute at 59.9 seconds (a reset the page truncates)."""
     if isinstance(doc, dict):
         return {k: with_times(v, now) for k, v in doc.items()}
     if isinstance(doc, list):
         return [with_times(v, now) for v in doc]
     if isinstance(doc, str) and (m := _TIME.fullmatch(doc)):
-        days, hours, minutes = (int(g or 0) for g in m.groups()[1:])
+        days, hours, minutes = (int(g or 0) for g in m.groups()[1:4])
         delta = timedelta(days=days, hours=hours, minutes=minutes, seconds=30)
-        return (now + delta if m[1] == "+" else now - delta).isoformat()
+        moment = now + delta if m[1] == "+" else now - delta
+        if m[5] is not None:
+            moment = moment.replace(second=0, microsecond=0) + timedelta(seconds=float(m[5]))
+        return moment.isoformat()
     return doc
 
 
-def configure(site: StandIn, case: dict[str, Any]) -> None:
+def answer(site: TroubledSite, spec: dict[str, Any]) -> None:
+    """One path answering a status with a page, an endpoint answer or inline HTML, and headers."""
+    body: str = spec.get("html", "")
+    if "page" in spec:
+        body = (FIXTURES / "pages" / spec["page"]).read_text()
+    headers = dict(spec.get("headers", {}))
+    if "endpoint" in spec:
+        body = (FIXTURES / "endpoint" / spec["endpoint"]).read_text()
+        headers.setdefault("Content-Type", "application/json")
+    site.answer(spec["path"], spec["status"], body, headers)
+
+
+def configure(site: TroubledSite, case: dict[str, Any]) -> None:
     site.reset()
     changes: dict[str, Any] = {
         "page": FIXTURES / "pages" / case["page"],
@@ -59,6 +75,8 @@ def configure(site: StandIn, case: dict[str, Any]) -> None:
     if "last_active_org" in case:
         changes["last_active_org"] = case["last_active_org"] or None
     site.configure(**changes)
+    for spec in case.get("answers", []):
+        answer(site, spec)
 
 
 def limits_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -68,7 +86,7 @@ def limits_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_case_through_the_whole_pipeline(
-    case: dict[str, Any], site: StandIn, profile: Path, cli: CLI, home: Path
+    case: dict[str, Any], site: TroubledSite, profile: Path, cli: CLI, home: Path
 ) -> None:
     configure(site, case)
     expect = case["expect"]
@@ -79,6 +97,7 @@ def test_case_through_the_whole_pipeline(
         "CONSOLESCRAPE_TIMEOUT": str(case.get("timeout", 30)),
         "CLAUDE_SYNC_URL": "http://127.0.0.1:9/api/claude/console-usage",
         "CLAUDE_SYNC_API_KEY": SECRET_KEY,
+        **case.get("env", {}),
     }
     began = time.monotonic()
     result = cli("run", "--no-sync", "--json", "--verbose", "--url", site.url, env=env)
@@ -86,9 +105,21 @@ def test_case_through_the_whole_pipeline(
     assert result.code == expect["exit"], result.stderr
     assert elapsed < expect.get("max_seconds", 20), f"took {elapsed:.1f} s"
     doc = result.json
+    if "stderr" in expect:
+        assert expect["stderr"] in result.stderr
     if expect["exit"] != 0:
         assert expect["error"] in doc["error"]["message"]
         assert not (home / "usage-data.json").exists()
+        if "advice" in expect:
+            assert expect["advice"] in doc["error"]["advice"]
+        if expect.get("passing"):
+            # A passing condition: one line naming it, nothing for a person to look at.
+            lines = result.stderr.splitlines()
+            assert [line for line in lines if " error: " in line or " fix: " in line] == [
+                next(line for line in lines if " error: " in line)
+            ]
+            assert not (home / "debug").exists()
+            assert json.loads((home / "state.json").read_text())["run"]["siteTrouble"] is True
         if "spend" in expect:
             assert {k: doc["error"]["spend"][k] for k in expect["spend"]} == expect["spend"]
         return
@@ -107,8 +138,15 @@ def test_case_through_the_whole_pipeline(
         assert text in errors[key]
     for key in expect.get("quiet_errors", []):
         assert key not in errors
-    if "stderr" in expect:
-        assert expect["stderr"] in result.stderr
+    for key, label in expect.get("labels", {}).items():
+        assert found[key]["label"] == label
+    for key in expect.get("resets_clock", []):
+        # The clock the page would show: the reset's minute, truncated (the case runs in UTC).
+        moment = model.parse_time(found[key]["resetsAt"])
+        assert found[key]["resetsIn"].endswith(moment.strftime("%-I:%M %p")), found[key]
+    if expect.get("held"):
+        assert not list((home / "outbox").glob("*.json")), "a held snapshot was queued"
+        return
     # What the server would get: the queued item, as sync sends it.
     (item,) = (home / "outbox").glob("*.json")
     payload = model.to_payload(model.from_json(json.loads(item.read_text())), model_row)

@@ -798,3 +798,117 @@ def test_summary_names_model_rows_and_marks_partial() -> None:
         claudeDesignOnly=Limit("Sat", 12.5),
     )
     assert model.summary(snapshot) == "all models 47% · claude design 12.5% · partial"
+
+
+# --- model rows named by family -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "key"),
+    [
+        ("Claude Opus 4.6", "opusOnly"),
+        ("Opus 4.6", "opusOnly"),
+        ("Opus", "opusOnly"),
+        ("Opus 4.6 only", "opusOnly"),
+        ("Claude Opus", "opusOnly"),
+        ("Claude Sonnet 4.5", "sonnetOnly"),
+        ("Claude 3.5 Sonnet", "sonnetOnly"),
+        ("Haiku 4", "haikuOnly"),
+        ("Fable 5", "fableOnly"),
+        ("Claude Mythos 5 only", "mythosOnly"),
+        ("Claude Design", "claudeDesignOnly"),
+    ],
+)
+def test_a_versioned_model_name_is_keyed_by_its_family(label: str, key: str) -> None:
+    assert model.model_key(label) == key
+
+
+def test_a_version_alone_names_no_model() -> None:
+    with pytest.raises(ValueError, match="no model name"):
+        model.model_key("4.6")
+
+
+@pytest.mark.parametrize(
+    ("label", "key", "kept"),
+    [
+        ("Claude Opus 4.6", "opusOnly", "Claude Opus 4.6"),
+        ("Haiku 4 only", "haikuOnly", "Haiku 4"),
+        ("Sonnet only", "sonnetOnly", None),
+        ("Opus", "opusOnly", None),
+        ("Claude Design", "claudeDesignOnly", None),
+        ("All models", "allModels", None),
+    ],
+)
+def test_the_row_label_is_kept_only_when_it_says_more_than_the_family(
+    label: str, key: str, kept: str | None
+) -> None:
+    assert model.row_label(label, key) == kept
+
+
+def test_the_label_stays_in_the_local_file_and_out_of_the_payload() -> None:
+    opus = model.Limit("Thu 7:00 AM", 12, label="Claude Opus 4.6")
+    snapshot = model.finish(
+        datetime(2026, 11, 29, 1, 17, tzinfo=UTC),
+        model.Limit("2 hr", 47),
+        {"allModels": model.Limit("Thu 7:00 AM", 31), "opusOnly": opus},
+        source="page",
+        model_row="Opus",
+    )
+    doc = model.to_json(snapshot)
+    assert doc["weeklyLimits"]["opusOnly"]["label"] == "Claude Opus 4.6"
+    assert model.from_json(doc) == snapshot
+    body = model.to_payload(snapshot, "Opus 4.6").body
+    assert body["weeklyLimits"]["sonnetOnly"] == {"resetsIn": "Thu 7:00 AM", "percentageUsed": 12}
+
+
+def test_the_hint_names_the_family_not_the_version() -> None:
+    snapshot = model.finish(
+        datetime(2026, 11, 29, 1, 17, tzinfo=UTC),
+        model.Limit("2 hr", 47),
+        {
+            "allModels": model.Limit("Thu 7:00 AM", 31),
+            model.model_key("Claude Opus 4.6"): model.Limit("Thu", 12, label="Claude Opus 4.6"),
+        },
+        source="page",
+    )
+    hint = model.model_row_hint(snapshot, "Sonnet")
+    assert hint is not None and "CONSOLESCRAPE_MODEL_ROW=Opus " in hint
+
+
+# --- what the server's card needs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("weekly", "session", "gaps"),
+    [
+        ({"allModels": 31, "sonnetOnly": 10}, True, []),
+        ({"allModels": 31, "sonnetOnly": 10}, False, ["currentSession"]),
+        ({"allModels": 31}, True, ["weeklyLimits.allModels", "weeklyLimits.sonnetOnly"]),
+        ({"opusOnly": 3}, True, ["weeklyLimits.allModels", "weeklyLimits.sonnetOnly"]),
+    ],
+)
+def test_card_gaps_are_the_sections_the_card_reads_without_guards(
+    weekly: dict[str, int], session: bool, gaps: list[str]
+) -> None:
+    snapshot = model.finish(
+        datetime(2026, 11, 29, 1, 17, tzinfo=UTC),
+        model.Limit("2 hr", 47) if session else None,
+        {key: model.Limit("Thu 7:00 AM", pct) for key, pct in weekly.items()},
+        source="page",
+    )
+    assert model.card_gaps(model.to_payload(snapshot)) == gaps
+
+
+def test_the_organization_read_stays_local() -> None:
+    org = {"uuid": "org-max", "name": "Home", "plan": "Max", "chosenBy": "paid plan"}
+    snapshot = model.finish(
+        datetime(2026, 11, 29, 1, 17, tzinfo=UTC),
+        model.Limit("2 hr", 47),
+        {"allModels": model.Limit("Thu", 31), "sonnetOnly": model.Limit("Thu", 1)},
+        source="api",
+        organization=org,
+    )
+    doc = model.to_json(snapshot)
+    assert doc["organization"] == org
+    assert model.from_json(doc) == snapshot
+    assert "organization" not in model.to_payload(snapshot).body

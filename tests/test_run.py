@@ -22,8 +22,9 @@ from conftest import (
     processes_mentioning,
     sync_env,
 )
-from fakes import Fault, ScriptedReceiver
+from fakes import Fault, ScriptedReceiver, TroubledSite
 
+from consolescrape import model
 from consolescrape.demo.site import StandIn
 
 
@@ -418,3 +419,106 @@ def test_a_signal_during_the_post_ends_like_any_failure_and_keeps_the_queue(
     assert state["sync"]["exitCode"] == 143 and "SIGTERM" in state["sync"]["message"]
     assert queued.exists(), "the snapshot stays queued"
     assert _lock_is_free(home / "run.lock")
+
+
+# --- the site passing through trouble, the partial policy, the organization read ----------------
+
+FIXTURE_PAGES = Path(__file__).parent / "fixtures" / "pages"
+
+
+def test_site_trouble_is_exit_5_in_one_line_and_status_check_waits_for_max_age(
+    cli: CLI, env: dict[str, str], site: TroubledSite, home: Path, receiver: ScriptedReceiver
+) -> None:
+    ping = {"CONSOLESCRAPE_HEALTHCHECK_URL": receiver.base_url + "/ping/abc"}
+    run_env = {**env, **sync_env(receiver), **ping}
+    assert cli("run", env=run_env).code == 0
+    before = (home / "usage-data.json").read_bytes()
+    site.set_page(FIXTURE_PAGES / "placeholder.html")
+    site.answer("/api/organizations/*/usage", 429, '{"type": "error"}', {"Retry-After": "600"})
+    result = cli("run", "--json", env=run_env)
+    assert result.code == 5, result.stderr
+    assert result.json["error"] == {
+        "message": "127.0.0.1 answered 429 (rate limited, it asks to wait 10 min); "
+        "the next run tries again",
+        "advice": None,
+        "siteTrouble": True,
+    }
+    assert [line for line in result.stderr.splitlines() if "error:" in line or "fix:" in line] == [
+        next(line for line in result.stderr.splitlines() if "error:" in line)
+    ]
+    assert (home / "usage-data.json").read_bytes() == before, "the previous data is kept"
+    assert not (home / "debug").exists(), "nothing for a person to look at"
+    assert len(receiver.accepted) == 1 and not list((home / "outbox").glob("*.json"))
+    # No /fail ping: a dead-man's switch alarms only if it lasts beyond its grace period.
+    assert [r.path for r in receiver.received if r.path.startswith("/ping")] == ["/ping/abc"]
+    status = cli("status", "--check", env=run_env)
+    assert status.code == 0, status.stderr
+    assert "answered 429" in status.stderr
+    assert "Last run   !" in status.stderr, "marked as passing, not as a failure"
+    stale = cli("status", "--check", "--max-age", "0", env=run_env)
+    assert stale.code == 9 and "stale" in stale.stderr
+    assert "last run failed" not in stale.stderr
+
+
+def test_partial_hold_saves_and_records_but_sends_nothing_until_complete(
+    cli: CLI, env: dict[str, str], site: TroubledSite, home: Path, receiver: ScriptedReceiver
+) -> None:
+    run_env = {**env, **sync_env(receiver), "CONSOLESCRAPE_PARTIAL": "hold"}
+    site.set_page(FIXTURE_PAGES / "impossible_reset.html")
+    result = cli("run", env=run_env)
+    assert result.code == 0, result.stderr
+    assert "held (partial): missing currentSession; saved locally, not sent" in result.stderr
+    assert receiver.received == [] and not (home / "outbox").exists()
+    saved = json.loads((home / "usage-data.json").read_text())
+    assert saved["isPartial"] is True and set(saved["weeklyLimits"]) == {"allModels", "sonnetOnly"}
+    rows = cli("history", "--json", env=run_env).json["data"]["rows"]
+    assert {row["limit"] for row in rows} >= {"allModels", "sonnetOnly"}
+    assert "held (partial)" in cli("status", env=run_env).stderr
+    site.reset()
+    assert cli("run", env=run_env).code == 0
+    [sent] = receiver.accepted
+    assert sent.json["isPartial"] is False and "currentSession" in sent.json
+
+
+ORGS = [
+    {"uuid": "org-free", "name": "Personal", "capabilities": ["chat"]},
+    {"uuid": "org-team", "name": "Acme Corp", "capabilities": ["chat", "raven"]},
+    {"uuid": "org-max", "name": "Home", "capabilities": ["chat", "claude_max"]},
+]
+
+
+def test_the_organization_read_is_named_by_status_and_doctor(
+    cli: CLI, env: dict[str, str], site: TroubledSite, home: Path
+) -> None:
+    usage = json.loads(
+        (FIXTURE_PAGES.parent / "endpoint" / "session_and_all_only.json").read_text()
+    )
+    answer = json.loads(
+        json.dumps(usage)
+        .replace("{{+1h12m}}", model.format_time(datetime.now(UTC) + timedelta(hours=1)))
+        .replace("{{+3d}}", model.format_time(datetime.now(UTC) + timedelta(days=3)))
+    )
+    site.configure(organizations=ORGS, usage_org="org-team", last_active_org=None, api=answer)
+    assert cli("run", env=env).code == 0
+    line = "organization: Acme Corp (Team), the first paid one; also paid: Home (Max)"
+    assert line in cli("status", env=env).stderr
+    doctor = cli("doctor", env=env).stderr
+    assert "! organization: read Acme Corp (Team), the first paid one" in doctor
+    assert "set CONSOLESCRAPE_ORG=<uuid or name>" in doctor
+    pinned = {**env, "CONSOLESCRAPE_ORG": "org-max"}
+    site.configure(usage_org="org-max")
+    assert cli("run", env=pinned).code == 0
+    assert "organization: Home (Max) (CONSOLESCRAPE_ORG)" in cli("status", env=pinned).stderr
+    assert (
+        "✓ organization: CONSOLESCRAPE_ORG=org-max: the last run read Home (Max)"
+        in cli("doctor", env=pinned).stderr
+    )
+    other = cli("doctor", env={**env, "CONSOLESCRAPE_ORG": "Globex"}).stderr
+    assert (
+        "! organization: the last data was read from Home (Max), not CONSOLESCRAPE_ORG=Globex"
+        in other
+    )
+    result = cli("run", env={**env, "CONSOLESCRAPE_ORG": "Globex"})
+    assert result.code == 7
+    assert "CONSOLESCRAPE_ORG='Globex' names no organization" in result.stderr
+    assert "Acme Corp [org-team]" in result.stderr, "the message lists what there is"

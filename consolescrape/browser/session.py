@@ -41,7 +41,7 @@ from consolescrape.browser.processes import (
     wait_gone,
 )
 from consolescrape.config import Settings
-from consolescrape.errors import ConsolescrapeError, ScrapeFailed, Stopped
+from consolescrape.errors import ConsolescrapeError, ScrapeFailed, SiteTrouble, Stopped
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.service import Service
@@ -132,7 +132,8 @@ class Browser:
     ) -> None:
         if (
             isinstance(exc, Exception)
-            and not isinstance(exc, Stopped)
+            # A passing outage is not a page a person needs to look at.
+            and not isinstance(exc, Stopped | SiteTrouble)
             and self.driver is not None
             and not self.expired
         ):

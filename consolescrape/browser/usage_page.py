@@ -18,7 +18,13 @@ from urllib.parse import urljoin, urlsplit
 
 from consolescrape import extract
 from consolescrape.browser.session import NETWORK_ADVICE, Browser, first_line, origin_path
-from consolescrape.errors import LOGIN_ADVICE, LoggedOut, NoPlanLimits, ScrapeFailed
+from consolescrape.errors import (
+    LOGIN_ADVICE,
+    LoggedOut,
+    NoPlanLimits,
+    ScrapeFailed,
+    SiteTrouble,
+)
 from consolescrape.extract import PageKind
 from consolescrape.model import Snapshot
 
@@ -41,17 +47,37 @@ BOT_ADVICE = (
 )
 
 
-STATE_JS = """
+#: What a page says of itself beyond its text: its HTTP status (the navigation's
+#: responseStatus; 0 where the browser does not say) and whether it carries a bot-check
+#: platform's own markup — Cloudflare's challenge settings object, its orchestrate script (not
+#: the /jsd/ detection script every page of the site loads), its form or its stage — which is
+#: in the document from the first byte, whatever the title or the text rendered later.
+SIGNALS_JS = """
+const nav = performance.getEntriesByType("navigation")[0];
+const CHALLENGE = 'script[src*="/cdn-cgi/challenge-platform/"][src*="orchestrate"], '
+  + 'form#challenge-form, form[action*="__cf_chl"], #challenge-stage, #challenge-running, '
+  + '#challenge-error-text, #cf-challenge-running';
+const signals = {status: (nav && nav.responseStatus) || 0,
+                 challenge: !!(window._cf_chl_opt || document.querySelector(CHALLENGE))};
+"""
+
+STATE_JS = (
+    SIGNALS_JS
+    + """
 const body = document.body;
-return {url: location.href, title: document.title || "",
+return {...signals, url: location.href, title: document.title || "",
         text: body ? body.innerText : "", ready: document.readyState};
 """
+)
 
 #: The usage content: from the usage heading to the end of the panel that holds it — the dialog,
 #: else <main>, else the body — across sibling sections (the session and the weekly block may
 #: each be a container of its own), less any navigation or sidebar inside it. Also the page's
-#: state (url, title, readiness, language), so one script per poll says everything.
-CONTENT_JS = """
+#: state (url, title, readiness, language, status, bot-check markup), so one script per poll
+#: says everything.
+CONTENT_JS = (
+    SIGNALS_JS
+    + """
 const HEADINGS = ["plan usage limits", "your usage limits"];
 const BARS = '[role="meter"], [role="progressbar"]';
 const NAV = 'nav, aside, [role="navigation"], [role="complementary"]';
@@ -59,8 +85,8 @@ const PANEL = 'dialog, [role="dialog"], main, [role="main"]';
 const norm = (s) => (s || "").replace(/\\s+/g, " ").trim().toLowerCase();
 const isHeading = (s) => HEADINGS.some((h) => s.startsWith(h) && s.length <= h.length + 30);
 const body = document.body;
-const page = {url: location.href, title: document.title || "", ready: document.readyState,
-              lang: document.documentElement.lang || ""};
+const page = {...signals, url: location.href, title: document.title || "",
+              ready: document.readyState, lang: document.documentElement.lang || ""};
 if (!body) return {...page, text: "", meters: [], scope: "none"};
 let head = null;
 for (const el of document.querySelectorAll('h1, h2, h3, h4, [role="heading"]')) {
@@ -93,6 +119,7 @@ for (const bar of box.querySelectorAll(BARS)) {
 return {...page, text: text, meters: meters,
         scope: box.tagName.toLowerCase() + (head ? "" : " (no heading)")};
 """
+)
 
 
 @dataclass(frozen=True)
@@ -102,21 +129,29 @@ class PageState:
     text: str
     ready: str
     lang: str = ""
+    #: the page's HTTP status (0: not known) and whether it carries bot-check markup
+    status: int = 0
+    challenge: bool = False
 
     @classmethod
     def from_js(cls, raw: object) -> PageState:
         doc = raw if isinstance(raw, dict) else {}
+        status = doc.get("status")
         return cls(
             str(doc.get("url") or ""),
             str(doc.get("title") or ""),
             str(doc.get("text") or ""),
             str(doc.get("ready") or ""),
             str(doc.get("lang") or ""),
+            status if isinstance(status, int) and not isinstance(status, bool) else 0,
+            doc.get("challenge") is True,
         )
 
     @property
     def kind(self) -> PageKind:
-        return extract.classify_page(self.url, self.title, self.text)
+        return extract.classify_page(
+            self.url, self.title, self.text, status=self.status, challenge=self.challenge
+        )
 
 
 def off_route(state: PageState, target: str) -> bool:
@@ -174,7 +209,23 @@ def stop_for(state: PageState, browser: Browser) -> None:
             LOGIN_ADVICE,
         )
     if kind is PageKind.BOT_CHECK:
-        raise ScrapeFailed("bot check: the site asks to verify you are human", BOT_ADVICE)
+        raise bot_check()
+
+
+def bot_check() -> ScrapeFailed:
+    return ScrapeFailed("bot check: the site asks to verify you are human", BOT_ADVICE)
+
+
+def site_trouble(state: PageState, api: extract.Reading | None, target: str) -> SiteTrouble | None:
+    """The passing condition that explains a page without numbers: the endpoint's answer (429,
+    5xx) or an outage page; None when neither says so."""
+    if api is not None and api.trouble:
+        return SiteTrouble(api.trouble)
+    host = urlsplit(target).hostname or "the site"
+    if state.kind is PageKind.OUTAGE:
+        found = extract.page_trouble(state.status, state.title, state.text, host=host)
+        return SiteTrouble(found or f"{host} shows an outage page; the next run tries again")
+    return None
 
 
 def page_timeout(browser: Browser) -> ScrapeFailed:
@@ -278,6 +329,8 @@ def read_usage(browser: Browser, *, tz: tzinfo, api: extract.Reading | None) -> 
     """
     model_row = browser.settings.model_row
     readings = [api] if api is not None and (api.limits or api.spend) else []
+    if api is not None and api.organization is not None and api.organization.page_shows:
+        return _pinned_only(browser, api, readings)
     if readings:
         with contextlib.suppress(extract.NoUsage):
             from_api = extract.merge(readings, now=datetime.now(UTC), model_row=model_row)
@@ -305,6 +358,8 @@ def read_usage(browser: Browser, *, tz: tzinfo, api: extract.Reading | None) -> 
             page: extract.Reading | None = _read_content(doc, tz=tz)
         except extract.NoUsage as exc:
             page, progress.problem = None, exc
+        if not readings and not (page and page.limits):
+            _stop_early(state, api, browser)
         try:
             progress.best = extract.merge(
                 [*readings, *([page] if page else [])], now=datetime.now(UTC), model_row=model_row
@@ -315,12 +370,49 @@ def read_usage(browser: Browser, *, tz: tzinfo, api: extract.Reading | None) -> 
                 return True  # the page shows a spend cap and no limit: nothing more will come
         if progress.best is not None and not progress.best.is_partial:
             return True
-        return _settled(progress, state, page, readings)
+        # The endpoint's trouble (a 429) is the page's too: waiting out a settle is enough.
+        patient = bool(readings) or bool(api and api.trouble)
+        return _settled(progress, state, page, patient)
 
     browser.wait(complete)
     if progress.best is None:
-        raise _no_usage(browser, progress)
+        raise _no_usage(browser, progress, api)
     return progress.best
+
+
+def _pinned_only(
+    browser: Browser, api: extract.Reading, readings: list[extract.Reading]
+) -> Snapshot:
+    """CONSOLESCRAPE_ORG names another organization than the one the page shows: only the
+    endpoint speaks for it, and the page's numbers are never merged in."""
+    org = api.organization
+    assert org is not None
+    logger.debug(f"page: shows {org.page_shows}, not {org.describe()}: not read")
+    if readings:
+        with contextlib.suppress(extract.NoUsage):
+            return extract.merge(
+                readings, now=datetime.now(UTC), model_row=browser.settings.model_row
+            )
+    if api.trouble:
+        raise SiteTrouble(api.trouble)
+    if api.challenge:
+        raise bot_check()
+    raise ScrapeFailed(
+        f"no usage for {org.describe()} (CONSOLESCRAPE_ORG): the endpoint gave none, and the "
+        f"page shows another organization ({org.page_shows})",
+        "try again later; `--verbose` shows what the endpoint answered",
+    )
+
+
+def _stop_early(state: PageState, api: extract.Reading | None, browser: Browser) -> None:
+    """Nothing to read yet, and the page will not change that: a bot check the endpoint ran
+    into, or an outage page. Said at once instead of after a settle or the deadline."""
+    if api is not None and api.challenge:
+        raise bot_check()
+    if state.kind is PageKind.OUTAGE:
+        trouble = site_trouble(state, api, browser.settings.usage_url)
+        if trouble is not None:
+            raise trouble
 
 
 def _read_content(doc: dict[str, Any], *, tz: tzinfo) -> extract.Reading:
@@ -330,13 +422,12 @@ def _read_content(doc: dict[str, Any], *, tz: tzinfo) -> extract.Reading:
 
 
 def _settled(
-    progress: _Progress,
-    state: PageState,
-    page: extract.Reading | None,
-    readings: list[extract.Reading],
+    progress: _Progress, state: PageState, page: extract.Reading | None, patient: bool
 ) -> bool:
+    """Whether the page has had its chance; `patient`: the endpoint already answered (with
+    limits, or with trouble), so the page gets API_PATIENCE at most."""
     now = time.monotonic()
-    if readings and now - progress.began >= API_PATIENCE:
+    if patient and now - progress.began >= API_PATIENCE:
         return True
     # What the page shows, not its raw text: a ticking countdown or "Last updated" must not keep
     # a page from ever settling, while a row that renders late still counts as a change.
@@ -366,8 +457,11 @@ def _merge_once(
     return extract.merge([*readings, page], now=datetime.now(UTC), model_row=model_row)
 
 
-def _no_usage(browser: Browser, progress: _Progress) -> ScrapeFailed:
-    """Why nothing could be read: a spend-only plan, another language, or an unknown page."""
+def _no_usage(
+    browser: Browser, progress: _Progress, api: extract.Reading | None
+) -> ScrapeFailed | SiteTrouble:
+    """Why nothing could be read: the site's passing trouble, a bot check the endpoint ran
+    into, a spend-only plan, another language, or an unknown page."""
     problem = progress.problem
     if isinstance(problem, extract.NoPlanLimits):
         return NoPlanLimits(
@@ -375,6 +469,12 @@ def _no_usage(browser: Browser, progress: _Progress) -> ScrapeFailed:
             "consolescrape reads plan usage limits (session, weekly); this plan has none",
             spend=problem.spend.to_json(),
         )
+    if progress.state is not None:
+        trouble = site_trouble(progress.state, api, browser.settings.usage_url)
+        if trouble is not None:
+            return trouble
+    if api is not None and api.challenge:
+        return bot_check()
     state = progress.state
     if state is not None and _foreign(state):
         return ScrapeFailed(

@@ -4,10 +4,11 @@ Pure functions, stdlib only: the browser package hands over strings and parsed J
 else. One job per module:
 
 - `page`: what page the browser shows, and the limits its text shows;
-- `endpoint`: the limits in the endpoint's answer (`limits[]`, else the older fields), and
-  which organization to ask;
+- `endpoint`: the limits in the endpoint's answer (`limits[]`, else the older fields);
+- `organization`: which organization to ask, and why;
 - `reading`: one source's reading, and the per-limit merge of the sources into a Snapshot;
-- `resets`: reset texts ("Resets Thu 7:00 AM") to absolute times and back.
+- `resets`: reset texts ("Resets Thu 7:00 AM") to absolute times and back;
+- `trouble`: the site's passing trouble (429, 5xx, outage pages) in words.
 """
 
 from __future__ import annotations
@@ -16,19 +17,26 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from consolescrape.extract.endpoint import pick_organization, read_api
+from consolescrape.extract.organization import Choice, UnknownOrganization, choose_organization
 from consolescrape.extract.page import PageKind, classify_page, read_page
 from consolescrape.extract.reading import NoPlanLimits, NoUsage, Reading, merge
 from consolescrape.extract.resets import local_zone, reset_text, resolve_reset
+from consolescrape.extract.trouble import endpoint_trouble, page_trouble
 from consolescrape.model import DEFAULT_MODEL_ROW, Snapshot
 
 __all__ = [
+    "Choice",
     "NoPlanLimits",
     "NoUsage",
     "PageKind",
     "Reading",
+    "UnknownOrganization",
+    "choose_organization",
     "classify_page",
+    "endpoint_trouble",
     "local_zone",
     "merge",
+    "page_trouble",
     "pick_organization",
     "read_api",
     "read_page",

@@ -1,14 +1,17 @@
 """The site's JSON endpoint: GET /api/organizations/{uuid}/usage (parsed) → a Reading.
 
-`limits[]` first, then the older fields for what it lacks; which organization to ask.
+`limits[]` first, then the older fields for what it lacks; which organization to ask
+(`organization`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 
+from consolescrape.extract.organization import choose_organization
 from consolescrape.extract.reading import (
     ALL_MODELS_NAME,
     SESSION_UNUSED,
@@ -26,6 +29,7 @@ from consolescrape.model import (
     Spend,
     model_key,
     parse_time,
+    row_label,
 )
 from consolescrape.sanitize import clean
 
@@ -121,6 +125,8 @@ def _limits_item(
     except (ValueError, OverflowError) as exc:
         reading.fail(key, str(exc))
         return
+    if name is not None and key != ALL_MODELS:
+        limit = dataclasses.replace(limit, label=row_label(name, key))
     reading.put(key, limit, "limits[]")
 
 
@@ -215,41 +221,7 @@ def read_api(usage: object, *, now: datetime, tz: tzinfo) -> Reading:
     return reading
 
 
-def _api_only(org: Mapping[str, object]) -> bool:
-    """An API-console organization: no chat, so its /usage answers 403."""
-    capabilities = org.get("capabilities")
-    return (
-        isinstance(capabilities, list)
-        and "chat" not in capabilities
-        and any(isinstance(c, str) and c.startswith("api") for c in capabilities)
-    )
-
-
 def pick_organization(orgs: object, last_active: str | None = None) -> str | None:
-    """The uuid to ask for usage.
-
-    The lastActiveOrg cookie's organization unless it is API-only; else the first with the chat
-    capability; else, when the list carries no capabilities, the first that is not API-only.
-    """
-    if not isinstance(orgs, list):
-        return None
-    usable = [
-        org
-        for org in orgs
-        if isinstance(org, Mapping)
-        and isinstance(org.get("uuid"), str)
-        and org["uuid"].strip()
-        and not _api_only(org)
-    ]
-    if last_active:
-        for org in usable:
-            if org["uuid"] == last_active:
-                return last_active
-    for org in usable:
-        capabilities = org.get("capabilities")
-        if isinstance(capabilities, list) and "chat" in capabilities:
-            return str(org["uuid"])
-    for org in usable:
-        if org.get("capabilities") is None:
-            return str(org["uuid"])
-    return None
+    """The uuid to ask for usage (the rules are in `organization.choose_organization`)."""
+    choice = choose_organization(orgs, last_active)
+    return None if choice is None else choice.uuid

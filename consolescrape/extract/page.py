@@ -20,7 +20,8 @@ from consolescrape.extract.resets import (
     squash,
     utc_now,
 )
-from consolescrape.model import SESSION, Limit, Spend, model_key
+from consolescrape.extract.trouble import is_outage_page
+from consolescrape.model import SESSION, Limit, Spend, model_key, row_label
 from consolescrape.sanitize import clean_lines
 
 
@@ -30,6 +31,8 @@ class PageKind(enum.Enum):
     USAGE = "usage"
     LOGIN = "login"
     BOT_CHECK = "bot_check"
+    #: an outage, maintenance or error page of the site (passing: the next run tries again)
+    OUTAGE = "outage"
     UNKNOWN = "unknown"
 
 
@@ -43,6 +46,10 @@ _BOT_WORDING = (
     "checking if the site connection is secure",
     "needs to review the security of your connection",
     "enable javascript and cookies to continue",
+    # Cloudflare's 2026 interstitial, also under the site's own title.
+    "performing security verification",
+    "verifies you are not a bot",
+    "verify you are not a bot",
 )
 #: A login form's own lines ("Log in", "Continue with Google"), matched at the start of a line:
 #: inside a line they are often part of something else (a chat titled "Blog intro" in the
@@ -55,22 +62,32 @@ _LOGIN_TITLE = re.compile(r"\b(?:log ?in|sign ?in)\b", re.IGNORECASE)
 _PERCENT_USED = re.compile(r"\d+(?:\.\d+)?\s*%\s*used", re.IGNORECASE)
 
 
-def classify_page(url: str, title: str, text: str) -> PageKind:
-    """Tell the usage page from a login page, a bot check, and anything else."""
+def classify_page(
+    url: str, title: str, text: str, *, status: int = 0, challenge: bool = False
+) -> PageKind:
+    """Tell the usage page from a login page, a bot check, an outage page, and anything else.
+
+    `status` is the page's HTTP status (0: unknown); `challenge` says the document carries a
+    bot-check platform's own markup (its script, form or settings object), whatever its title.
+    """
     title_l = title.strip().casefold()
     text_l = squash(text).casefold()
     parts = urlsplit(url)
+    usage = _has_usage(text)
     if (
-        title_l.startswith(_BOT_TITLES)
+        (challenge and not usage)  # a page of the site that merely loads the platform's script
+        or title_l.startswith(_BOT_TITLES)
         or any(w in text_l for w in _BOT_WORDING)
         or "/cdn-cgi/challenge-platform" in parts.path
         or "__cf_chl" in parts.query
     ):
         return PageKind.BOT_CHECK
+    if not usage and is_outage_page(status, title, text):
+        return PageKind.OUTAGE
     path = parts.path.rstrip("/")
     if path in ("/login", "/logout") or path.startswith(("/login/", "/logout/")):
         return PageKind.LOGIN
-    if _has_usage(text):
+    if usage:
         return PageKind.USAGE
     if _LOGIN_LINE.search(text) or _LOGIN_TITLE.search(title):
         return PageKind.LOGIN
@@ -96,9 +113,9 @@ _NOT_LABELS = {*_HEADINGS, _WEEKLY_HEADING, "learn more about usage limits"}
 _OTHER_SECTIONS = ("additional features", "extra usage", "last updated")
 #: Row labels seen on the page; used only to split text that runs together.
 _KNOWN_LABELS = ("All models", "Sonnet only", "Opus only", "Haiku only", "Fable", "Claude Design")
-_ROW_START = r"(?:Resets\s|Starts when|You haven|\d+(?:\.\d+)?\s*%\s*used)"
+_ROW_START = r"(?:Resets[\s:]|Starts when|You haven|\d+(?:\.\d+)?\s*%\s*used)"
 _BREAK_BEFORE = re.compile(
-    r"(?=Resets\s|Starts when a message is sent|You haven[’']?t used"
+    r"(?=Resets[\s:]|Starts when a message is sent|You haven[’']?t used"
     r"|Current session|Weekly limits|(?i:Plan usage limits|Your usage limits)"
     r"|Additional features|Extra usage|Last updated"
     rf"|(?:{'|'.join(_KNOWN_LABELS)})\s*{_ROW_START})"
@@ -112,7 +129,9 @@ _BREAK_AFTER = re.compile(
 )
 _COMBINED = re.compile(r"(?P<head>.*?)(?P<num>[\d.]+)\s*%\s*used", re.IGNORECASE)
 _PERCENT_NUMBER = re.compile(r"(?:0|[1-9]\d*)(?:\.\d+)?")
-_ROW_HEAD = re.compile(r"(?:resets\s|starts when|you haven)", re.IGNORECASE)
+#: A line that begins a row's reading; "Resets" in any wording ("Resets: (Saturday) 3:00 PM") is
+#: a reset, never a row label.
+_ROW_HEAD = re.compile(r"(?:resets\b|starts when|you haven)", re.IGNORECASE)
 
 #: One way to read a row: (reset or status line, percentage digits); None where not shown.
 _Reading = tuple[str | None, str | None]
@@ -153,7 +172,7 @@ def _lines(text: str) -> list[str]:
 
 def _resets_in(line: str) -> str:
     """The line as `resetsIn`: 'Resets in 2 hr' → '2 hr'; status lines verbatim."""
-    return reset_body(line) if RESETS_PREFIX.match(line) else line
+    return (reset_body(line) or line) if RESETS_PREFIX.match(line) else line
 
 
 def _line_readings(line: str) -> list[_Reading]:
@@ -316,7 +335,11 @@ def read_page(
         except (ValueError, OverflowError) as exc:
             reading.fail(key, str(exc))
             continue
-        reading.put(key, Limit(resets_in, percentage, resets_at), PAGE)
+        if resets_at is None and not (STATUS_RE.fullmatch(resets_in) or is_reset_body(resets_in)):
+            # The row is real; only its reset time is unknown: kept in the page's own words.
+            reading.notes.append(f"{key}: reset {resets_in[:60]!r} not understood; no resetsAt")
+        label = None if key == SESSION else row_label(row.label, key)
+        reading.put(key, Limit(resets_in, percentage, resets_at, label=label), PAGE)
     return reading
 
 

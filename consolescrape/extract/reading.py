@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from consolescrape.extract.organization import Choice
 from consolescrape.extract.resets import utc_now
 from consolescrape.model import (
     ALL_MODELS,
@@ -87,7 +88,10 @@ class Reading:
 
     `origins` says where in the source each limit was read ("limits[]", "five_hour", "page");
     `notes` are things skipped on purpose (for --verbose, never sent); `spend` is a spend cap
-    the source showed (plans without plan limits).
+    the source showed (plans without plan limits). `trouble` names a passing condition of the
+    site that kept the source from answering ("… answered 429 (rate limited) …"), and
+    `challenge` says it answered with a bot check instead. `organization` is the one the
+    endpoint was asked about.
     """
 
     limits: dict[str, Limit] = field(default_factory=dict)
@@ -95,6 +99,9 @@ class Reading:
     errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     spend: Spend | None = None
+    trouble: str | None = None
+    challenge: bool = False
+    organization: Choice | None = None
 
     def put(self, key: str, limit: Limit, origin: str) -> None:
         """Keep the first reading of a limit; a later one (an older field) only fills a gap."""
@@ -136,6 +143,14 @@ def merge(
     session = limits.pop(SESSION, None)
     # allModels first, then the model rows in the order the source gave them.
     weekly = dict(sorted(limits.items(), key=lambda item: item[0] != ALL_MODELS))
+    org = next((r.organization for r in readings if r.organization is not None), None)
     return finish(
-        now, session, weekly, source=source, model_row=model_row, errors=errors, origins=origins
+        now,
+        session,
+        weekly,
+        source=source,
+        model_row=model_row,
+        errors=errors,
+        origins=origins,
+        organization=None if org is None else org.to_json(),
     )

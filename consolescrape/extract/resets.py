@@ -38,7 +38,8 @@ _DATE_RE = re.compile(
     re.IGNORECASE,
 )
 STATUS_RE = re.compile(r"(?:starts when\b|you haven[’']?t used\b).*", re.IGNORECASE)
-RESETS_PREFIX = re.compile(r"^resets\s+(?:in\s+)?", re.IGNORECASE)
+#: "Resets in 2 hr", "Resets Thu 7:00 AM", also a wording we do not know ("Resets: (Sat) 3 PM").
+RESETS_PREFIX = re.compile(r"^resets\b[\s:]*(?:in\s+)?", re.IGNORECASE)
 
 
 def reset_body(text: str) -> str:
@@ -143,8 +144,9 @@ def reset_text(resets_at: datetime, *, now: datetime, tz: tzinfo) -> str:
 
     The countdown counts whole minutes down (as a countdown does) but shows '1 min', never
     '0 min', while the reset is still ahead; a time already past reads '0 min'. Clock times are
-    rounded to the nearest minute ('6:59:59.9' is '7:00 AM'). When a weekday would be read as
-    another day (a week or more ahead), the text carries the date: 'Mar 12 at 7:00 AM'.
+    truncated to the minute, as the page shows them ('6:59:59.9' is '6:59 AM'). When a weekday
+    would be read as another day (a week or more ahead), the text carries the date:
+    'Mar 12 at 7:00 AM'.
     """
     now = utc_now(now)
     remaining = (resets_at.astimezone(UTC) - now).total_seconds()
@@ -155,12 +157,12 @@ def reset_text(resets_at: datetime, *, now: datetime, tz: tzinfo) -> str:
         if not hours:
             return f"{minutes} min"
         return f"{hours} hr {minutes} min" if minutes else f"{hours} hr"
-    rounded = (resets_at.astimezone(UTC) + timedelta(seconds=30)).replace(second=0, microsecond=0)
-    local = rounded.astimezone(tz)
+    shown = resets_at.astimezone(UTC).replace(second=0, microsecond=0)
+    local = shown.astimezone(tz)
     hour12 = local.hour % 12 or 12
     clock = f"{hour12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
     text = f"{_WEEKDAYS[local.weekday()]} {clock}"
-    if resolve_reset(text, now=now, tz=tz) == rounded:
+    if resolve_reset(text, now=now, tz=tz) == shown:
         return text
     return f"{_MONTHS[local.month - 1]} {local.day} at {clock}"
 
