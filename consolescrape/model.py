@@ -73,6 +73,9 @@ class Snapshot:
     extraction_errors: Mapping[str, str] = field(default_factory=dict)
     is_partial: bool = False
     source: str | None = None
+    #: Which way in read it: "browser" (the usage page) or "oauth" (Claude Code's OAuth usage
+    #: endpoint); local only, like `source` (which says api, page or mixed either way).
+    via: str | None = None
     #: Where each limit was read ("limits[]", "five_hour", "page", …); not part of the file.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -201,6 +204,8 @@ def to_json(snapshot: Snapshot) -> dict[str, Any]:
         doc["extractionErrors"] = dict(snapshot.extraction_errors)
     if snapshot.source is not None:
         doc["source"] = snapshot.source
+    if snapshot.via is not None:
+        doc["via"] = snapshot.via
     return doc
 
 
@@ -280,6 +285,7 @@ def from_json(doc: object) -> Snapshot:
     if not isinstance(partial, bool):
         problems.append("isPartial: must be true or false")
     source = doc.get("source")
+    via = doc.get("via")
     if problems:
         raise ContractViolation(problems)
     return Snapshot(
@@ -289,6 +295,7 @@ def from_json(doc: object) -> Snapshot:
         extraction_errors=dict(errors),
         is_partial=partial,
         source=source if isinstance(source, str) else None,
+        via=via if isinstance(via, str) else None,
     )
 
 
