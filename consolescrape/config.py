@@ -211,7 +211,8 @@ def _oauth_url(name: str, text: str) -> str:
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
-            f"refusing to send Claude Code's login token over plain http to {parts.hostname}",
+            f"{name}: refusing to send Claude Code's login token over plain http to "
+            f"{parts.hostname}",
             f"use an https:// {name}",
         )
     return url

@@ -61,6 +61,7 @@ def get_usage(url: str, token: Secret, seconds: float = SECONDS) -> object:
     from consolescrape.sync.post import DeadlineHit, hard_deadline, new_session
 
     host = urlsplit(url).hostname or url
+    shown = f"{round(seconds, 1):g}"
     headers = {
         "Authorization": f"Bearer {token.reveal()}",
         "anthropic-beta": BETA,
@@ -78,7 +79,7 @@ def get_usage(url: str, token: Secret, seconds: float = SECONDS) -> object:
             )
             raw = read_capped(response)
     except DeadlineHit:
-        raise _unreachable(host, f"no complete answer within {seconds:g} s") from None
+        raise _unreachable(host, f"no complete answer within {shown} s") from None
     except requests.exceptions.SSLError:
         raise Unavailable(
             "unreachable (TLS certificate check failed)",
@@ -89,7 +90,7 @@ def get_usage(url: str, token: Secret, seconds: float = SECONDS) -> object:
             ),
         ) from None
     except requests.exceptions.Timeout:
-        raise _unreachable(host, f"no answer within {seconds:g} s") from None
+        raise _unreachable(host, f"no answer within {shown} s") from None
     except requests.exceptions.RequestException as exc:
         from consolescrape.sync.post import _connection_reason
 
