@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -307,6 +309,31 @@ def test_a_hanging_endpoint_ends_within_the_browser_phase_budget(
     assert result.code == ExitCode.SYNC_PENDING, result.stderr
     assert "within 2 s" in result.stderr
     assert elapsed < 20, "the GET is bounded by the run's budget (generous: a busy machine)"
+
+
+def test_sigterm_during_the_get_ends_like_any_failure_and_keeps_the_data(
+    env: dict[str, str], creds: Path, endpoint: OAuthStandIn, home: Path
+) -> None:
+    endpoint.configure(hang=60)
+    old = write_snapshot(home / "usage-data.json").read_bytes()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consolescrape", "run", "--json", "--timeout", "30"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while endpoint.calls == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert endpoint.calls == 1, "the request never arrived"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert json.loads(out)["exitCode"] == 143
+    assert json.loads((home / "state.json").read_text())["run"]["exitCode"] == 143
+    assert (home / "usage-data.json").read_bytes() == old
+    assert TOKEN not in out + err
 
 
 def test_an_oversized_or_unreadable_answer_is_exit_4(
