@@ -31,6 +31,11 @@ SCOPE_ADVICE = (
     "log in to Claude Code itself on this machine (`claude`, then /login), or use "
     "CONSOLESCRAPE_SOURCE=browser"
 )
+#: A busy or unreachable endpoint: a passing condition.
+BUSY_ADVICE = (
+    "nothing to fix: the previous data is kept and the next run asks again "
+    "(CONSOLESCRAPE_SOURCE=auto reads the usage page meanwhile)"
+)
 URL_ADVICE = (
     "check CONSOLESCRAPE_OAUTH_URL (unset, it is https://api.anthropic.com/api/oauth/usage)"
 )
@@ -102,7 +107,8 @@ def _unreachable(host: str, reason: str) -> Unavailable:
     return Unavailable(
         f"unreachable ({reason})",
         EndpointTrouble(
-            f"cannot reach the OAuth usage endpoint at {host}: {reason}; the next run tries again"
+            f"cannot reach the OAuth usage endpoint at {host}: {reason}; the next run tries again",
+            BUSY_ADVICE,
         ),
     )
 
@@ -191,6 +197,7 @@ def _trouble(status: int, said: str, retry: str | None) -> Unavailable:
     return Unavailable(
         f"busy (HTTP {status})",
         EndpointTrouble(
-            f"the OAuth usage endpoint answered {status} ({what}{later}); the next run tries again"
+            f"the OAuth usage endpoint answered {status} ({what}{later}); the next run tries again",
+            BUSY_ADVICE,
         ),
     )

@@ -97,6 +97,8 @@ def parse(raw: bytes, where: str) -> Token:
 
 def _expiry(raw: object) -> datetime | None:
     """`expiresAt` (milliseconds since 1970) as a time; None when absent or not a number."""
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         return None
     try:
