@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CLI, Result, processes_mentioning, sync_env, write_snapshot
+from conftest import CLI, Result, Spawn, processes_mentioning, sync_env, write_snapshot
 from fakes import ScriptedReceiver
 from oauth_standin import OAuthStandIn, error_body
 
@@ -312,17 +312,11 @@ def test_a_hanging_endpoint_ends_within_the_browser_phase_budget(
 
 
 def test_sigterm_during_the_get_ends_like_any_failure_and_keeps_the_data(
-    env: dict[str, str], creds: Path, endpoint: OAuthStandIn, home: Path
+    spawn: Spawn, env: dict[str, str], creds: Path, endpoint: OAuthStandIn, home: Path
 ) -> None:
     endpoint.configure(hang=60)
     old = write_snapshot(home / "usage-data.json").read_bytes()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "consolescrape", "run", "--json", "--timeout", "30"],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn("run", "--json", "--timeout", "30", env=env, stdout=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while endpoint.calls == 0 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
