@@ -579,6 +579,17 @@ def test_an_injected_runner_stands_in_for_security() -> None:
     assert found.secret.reveal() == "injected" and asked[0][0] == "security"
 
 
+def test_a_keychain_item_printed_as_hex_is_read() -> None:
+    item = json.dumps(credentials_doc(token="hexed")).encode().hex().encode()
+
+    def runner(argv: Any, seconds: float) -> tuple[int, bytes]:
+        return 0, item + b"\n"
+
+    environ = {"CLAUDE_CONFIG_DIR": "/nonexistent"}
+    found = credentials.find(datetime.now(UTC), environ=environ, keychain=True, runner=runner)
+    assert found.secret.reveal() == "hexed"
+
+
 SECRET = config.Secret(TOKEN)
 
 

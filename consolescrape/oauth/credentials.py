@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -165,7 +166,10 @@ def from_keychain(runner: Runner = run_command, seconds: float = KEYCHAIN_SECOND
         raise NoToken(f"{where} did not answer within {seconds:g} s (is the keychain locked?)")
     if status != 0:
         raise NoToken(f"no {where} (or access to it was refused)")
-    return parse(out.strip(), where)
+    out = out.strip()
+    if out and not out.startswith(b"{") and re.fullmatch(rb"(?:[0-9a-fA-F]{2})+", out):
+        out = bytes.fromhex(out.decode())  # `security -w` prints data it deems binary as hex
+    return parse(out, where)
 
 
 def find(
