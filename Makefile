@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/history.py
 	$(BIN)/python benchmarks/site_conditions.py
+	$(BIN)/python benchmarks/oauth.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -248,12 +248,21 @@ def run(
             help="Append every message to this file, kept under ~2 MiB (FILE and FILE.1).",
         ),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="browser (the usage page, default), oauth (Claude Code's login, no browser) "
+            "or auto [env CONSOLESCRAPE_SOURCE].",
+        ),
+    ] = None,
 ) -> None:
     """Scrape the usage page once, save it, and sync it (the job cron runs).
 
     \b
     Usage: consolescrape run            (every 5 minutes from cron)
            consolescrape run --no-sync --json
+           consolescrape run --source oauth   (Claude Code's usage endpoint, no browser)
     """
     from consolescrape import jobs
 
@@ -261,7 +270,7 @@ def run(
     _execute(
         "run",
         common,
-        {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url},
+        {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url, "source": source},
         lambda settings, reporter: jobs.run(settings, options, reporter),
         log_file=log_file,
     )

@@ -21,6 +21,11 @@ from consolescrape.model import DEFAULT_MODEL_ROW
 DEFAULT_SYNC_URL = "http://localhost:4000/api/claude/console-usage"
 DEFAULT_USAGE_URL = "https://claude.ai/settings/usage"
 KEY_VARIABLE = "CLAUDE_SYNC_API_KEY"
+#: Claude Code's own usage endpoint, read with its OAuth login (README, Reading without a browser).
+DEFAULT_OAUTH_URL = "https://api.anthropic.com/api/oauth/usage"
+#: Where the limits are read: the usage page in the browser, Claude Code's OAuth usage
+#: endpoint, or the endpoint when a usable token exists and the browser otherwise.
+SOURCES = ("browser", "oauth", "auto")
 
 
 class Secret:
@@ -82,6 +87,8 @@ class Settings:
     partial: str = "send"
     #: the organization to read, by uuid or name (None: lastActiveOrg, a paid plan, first chat)
     org: str | None = None
+    source: str = "browser"
+    oauth_url: str = DEFAULT_OAUTH_URL
     env_file: Path | None = None
     #: where each value came from ("flag", "env", ".env", "default"), for `doctor`.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -224,6 +231,39 @@ def _org(name: str, text: str) -> str:
     return value
 
 
+def _source(name: str, text: str) -> str:
+    source = text.strip().lower()
+    if source not in SOURCES:
+        raise ConfigError(
+            f"{name} (or run --source) {text.strip()!r} is not one of {', '.join(SOURCES)}",
+            f"set {name} to browser (the default), oauth or auto",
+        )
+    return source
+
+
+def _oauth_url(name: str, text: str) -> str:
+    """The OAuth usage endpoint gets Claude Code's token: https, or http to this machine only."""
+    url = text.strip()
+    parts = _split(url)
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(
+            f"{name} {shown_url(url)!r} is not an http(s) URL",
+            f"set {name} to {DEFAULT_OAUTH_URL}, or leave it unset",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{name} {shown_url(url)!r} carries a user name or password",
+            f"remove `user:password@` from {name}: the token is the only credential sent",
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{name}: refusing to send Claude Code's login token over plain http to "
+            f"{parts.hostname}",
+            f"use an https:// {name}",
+        )
+    return url
+
+
 Parse = Callable[[str, str], Any]
 
 
@@ -269,6 +309,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CONSOLESCRAPE_METRICS_FILE", "metrics_file", _path),
     Variable("CONSOLESCRAPE_PARTIAL", "partial", _choice("send", "hold"), "send"),
     Variable("CONSOLESCRAPE_ORG", "org", _org),
+    Variable("CONSOLESCRAPE_SOURCE", "source", _source, "browser"),
+    Variable("CONSOLESCRAPE_OAUTH_URL", "oauth_url", _oauth_url, DEFAULT_OAUTH_URL),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import tempfile
@@ -309,13 +310,69 @@ def check_history(settings: Settings) -> Check:
     return Check("history", True, f"{path} ({detail})")
 
 
+def check_oauth(settings: Settings, *, online: bool) -> list[Check]:
+    """Claude Code's token for the oauth source: where, how long it lasts (never the token);
+    with `online`, one request to the endpoint. Required only when the source is `oauth`."""
+    from datetime import UTC, datetime
+
+    from consolescrape import oauth
+
+    required = settings.source == "oauth"
+    now = datetime.now(UTC)
+    try:
+        token = oauth.usable_token(now)
+    except oauth.Unavailable as exc:
+        fallback = " (auto reads the usage page instead)" if settings.source == "auto" else ""
+        return [
+            Check(
+                "oauth token",
+                False,
+                exc.error.message + fallback,
+                exc.error.advice or "",
+                required=required,
+            )
+        ]
+    hours = token.hours_left(now)
+    expiry = f"expires in {hours:.1f} hours" if hours is not None else "no expiry recorded"
+    checks = [Check("oauth token", True, f"found in {token.where} ({expiry})", required=required)]
+    if online:
+        try:
+            snapshot = oauth.read(settings, seconds=oauth.client.SECONDS, secrets=[])
+        except (oauth.Unavailable, ConsolescrapeError) as exc:
+            error = exc.error if isinstance(exc, oauth.Unavailable) else exc
+            found = Check("oauth endpoint", False, error.message, error.advice or "")
+        else:
+            found = Check("oauth endpoint", True, f"usage read: {model.summary(snapshot)}")
+        checks.append(dataclasses.replace(found, required=required))
+    return checks
+
+
+def check_source(settings: Settings) -> Check:
+    """Which way `run` reads the limits; the oauth checks follow when it is not the browser."""
+    if settings.source == "browser":
+        return Check(
+            "source",
+            True,
+            "browser (the usage page); CONSOLESCRAPE_SOURCE=auto would use Claude Code's login "
+            "when it has one",
+            required=False,
+        )
+    return Check("source", True, settings.source, required=False)
+
+
 def run_checks(settings: Settings, *, online: bool) -> list[Check]:
     steps: list[Callable[[], Check | list[Check]]] = [
         lambda: check_browser(settings),
         lambda: check_profile(settings),
     ]
-    if online:
+    if settings.source == "oauth":
+        # No browser is started for this source: its set-up is worth a look, not a failure.
+        steps = [lambda: _optional([*check_browser(settings), check_profile(settings)])]
+    if online and settings.source != "oauth":
         steps.append(lambda: check_online(settings))
+    steps.append(lambda: check_source(settings))
+    if settings.source != "browser":
+        steps.append(lambda: check_oauth(settings, online=online))
     steps += [
         lambda: check_sync(settings),
         lambda: check_home(settings),
@@ -330,6 +387,10 @@ def run_checks(settings: Settings, *, online: bool) -> list[Check]:
         found = step()
         checks += found if isinstance(found, list) else [found]
     return checks
+
+
+def _optional(checks: list[Check]) -> list[Check]:
+    return [dataclasses.replace(c, required=False) for c in checks]
 
 
 def resolved_settings(settings: Settings) -> list[tuple[str, str, str]]:

@@ -100,6 +100,11 @@ class SyncPending(ConsolescrapeError, code=ExitCode.SYNC_PENDING):
     """A transient sync failure; the data stays in the outbox."""
 
 
+class EndpointTrouble(ConsolescrapeError, code=ExitCode.SYNC_PENDING):
+    """A usage endpoint is passing through trouble (429, 5xx, unreachable): nothing to fix, no
+    data was read, the previous data is kept and the next run tries again."""
+
+
 class SyncRefused(ConsolescrapeError, code=ExitCode.SYNC_REFUSED):
     """The server refused the key (401/403) or the data (400/413)."""
 

@@ -8,15 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model, sanitize, signals, store, tracking, version
+from consolescrape import model, sanitize, signals, sources, store, tracking, version
 from consolescrape.config import Secret, Settings
 from consolescrape.errors import (
-    LOGIN_ADVICE,
     CheckFailed,
     ConsolescrapeError,
     ExitCode,
     Locked,
-    LoggedOut,
     SiteTrouble,
     UsageError,
     environment_fault,
@@ -150,20 +148,13 @@ def _ping(settings: Settings, reporter: Reporter, *, ok: bool) -> None:
 
 
 def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
-    from consolescrape import browser
-
     started = time.monotonic()
     outcome = Outcome()
     with store.hold_home(settings.home):
         try:
-            if not settings.profile.is_dir():
-                # No profile means no login yet: say so without starting a browser for nothing.
-                raise LoggedOut(
-                    f"not logged in yet: there is no browser profile at {settings.profile}",
-                    LOGIN_ADVICE,
-                )
             tracking.preload(settings)
-            snapshot = browser.scrape(settings, headed=options.headed)
+            # The browser, or Claude Code's OAuth usage endpoint (CONSOLESCRAPE_SOURCE).
+            snapshot = sources.scrape(settings, headed=options.headed, secrets=reporter.secrets)
             outcome.durations["browser"] = time.monotonic() - started
             target = options.output or settings.data_file
             store.save_snapshot(target, snapshot)

@@ -76,6 +76,9 @@ class Snapshot:
     extraction_errors: Mapping[str, str] = field(default_factory=dict)
     is_partial: bool = False
     source: str | None = None
+    #: Which way in read it: "browser" (the usage page) or "oauth" (Claude Code's OAuth usage
+    #: endpoint); local only, like `source` (which says api, page or mixed either way).
+    via: str | None = None
     #: Where each limit was read ("limits[]", "five_hour", "page", …); not part of the file.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: The organization read ({uuid, name, plan, chosenBy, otherPaid?}); local file only.
@@ -246,6 +249,8 @@ def to_json(snapshot: Snapshot) -> dict[str, Any]:
         doc["source"] = snapshot.source
     if snapshot.organization is not None:
         doc["organization"] = dict(snapshot.organization)
+    if snapshot.via is not None:
+        doc["via"] = snapshot.via
     return doc
 
 
@@ -331,6 +336,7 @@ def from_json(doc: object) -> Snapshot:
     organization = doc.get("organization")
     if organization is not None and not isinstance(organization, dict):
         problems.append("organization: must be an object")
+    via = doc.get("via")
     if problems:
         raise ContractViolation(problems)
     return Snapshot(
@@ -341,6 +347,7 @@ def from_json(doc: object) -> Snapshot:
         is_partial=partial,
         source=source if isinstance(source, str) else None,
         organization=organization,
+        via=via if isinstance(via, str) else None,
     )
 
 

@@ -337,6 +337,8 @@ def render(status: Status, console: Any) -> None:
         origin = {"mixed": "api and the page"}.get(
             status.snapshot.source or "", status.snapshot.source
         )
+        if status.snapshot.via == "oauth":
+            origin = "OAuth usage endpoint (Claude Code's login)"
         source = f" · from the {origin}" if origin else ""
         console.print(
             Text.assemble("Claude usage · updated ", (f"{duration(age)} ago", style), source)

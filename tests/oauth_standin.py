@@ -1,0 +1,121 @@
+"""A loopback stand-in for Claude Code's OAuth usage endpoint (GET /api/oauth/usage).
+
+It enforces what the real one does — the bearer token and the `anthropic-beta` header — counts
+the calls it answered, and records every path anyone asked for (so a test can show that no
+token endpoint was ever called). Shared by the tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from consolescrape.demo.loopback import Loopback
+
+USAGE_PATH = "/api/oauth/usage"
+BETA = "oauth-2025-04-20"
+
+
+def usage_answer(now: datetime | None = None) -> dict[str, Any]:
+    """An answer of the 2026 shape: the older fields, codename keys and extra_usage."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    return {
+        "five_hour": {"utilization": 23.0, "resets_at": (now + timedelta(hours=3)).isoformat()},
+        "seven_day": {"utilization": 41.0, "resets_at": (now + timedelta(days=3)).isoformat()},
+        "seven_day_oauth_apps": None,
+        "seven_day_opus": None,
+        "seven_day_sonnet": {
+            "utilization": 7.0,
+            "resets_at": (now + timedelta(days=3)).isoformat(),
+        },
+        "iguana_necktie": None,
+        "extra_usage": {"is_enabled": False, "monthly_limit": None, "used_credits": None},
+    }
+
+
+def error_body(kind: str, message: str) -> dict[str, Any]:
+    """An error as the Anthropic API words it."""
+    return {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_1"}
+
+
+@dataclass(frozen=True)
+class Script:
+    """What the endpoint answers to a request that passes its checks."""
+
+    status: int = 200
+    body: object = None  # None: usage_answer(); bytes: sent as they are
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    hang: float = 0.0
+
+
+class OAuthStandIn(Loopback):
+    """The endpoint on a free port of 127.0.0.1 that accepts exactly `token`."""
+
+    def __init__(self, token: str, **script: Any) -> None:
+        self.token = token
+        self.script = Script(**script)
+        #: Every path requested, with its method, in order: "GET /api/oauth/usage".
+        self.requests: list[str] = []
+        #: Requests that passed the token and header checks and got the scripted answer.
+        self.calls = 0
+        self.user_agents: list[str] = []
+        self._lock = threading.Lock()
+        super().__init__(type("Handler", (_Handler,), {"endpoint": self}), "127.0.0.1", 0)
+
+    @property
+    def url(self) -> str:
+        return self.base_url + USAGE_PATH
+
+    def configure(self, **changes: Any) -> None:
+        self.script = dataclasses.replace(self.script, **changes)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    endpoint: OAuthStandIn
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _any(self) -> None:
+        endpoint = self.endpoint
+        with endpoint._lock:
+            endpoint.requests.append(f"{self.command} {self.path}")
+        if self.path.split("?")[0] != USAGE_PATH:
+            return self._send(404, error_body("not_found_error", "Not found"))
+        if self.command != "GET":
+            return self._send(405, error_body("invalid_request_error", "Method not allowed"))
+        if self.headers.get("Authorization") != f"Bearer {endpoint.token}":
+            return self._send(401, error_body("authentication_error", "Invalid bearer token"))
+        if self.headers.get("anthropic-beta") != BETA:
+            return self._send(
+                401,
+                error_body(
+                    "authentication_error", "OAuth authentication is currently not supported."
+                ),
+            )
+        script = endpoint.script
+        with endpoint._lock:
+            endpoint.calls += 1
+            endpoint.user_agents.append(self.headers.get("User-Agent", ""))
+        if script.hang and endpoint.stopping.wait(script.hang):
+            self.close_connection = True
+            return None
+        body = usage_answer() if script.body is None else script.body
+        return self._send(script.status, body, script.headers)
+
+    do_GET = do_POST = do_PUT = do_HEAD = _any
