@@ -108,7 +108,12 @@ def with_common(*, home: bool = True) -> Callable[[Callable[..., None]], Callabl
 
 
 def _execute(
-    command: str, common: Common, flags: dict[str, Any], job: Callable[..., Any]
+    command: str,
+    common: Common,
+    flags: dict[str, Any],
+    job: Callable[..., Any],
+    *,
+    unloaded: Callable[[BaseException, Reporter], None] | None = None,
 ) -> NoReturn:
     """Load settings, run the job, report, and exit with the code the README's table gives."""
     from consolescrape import signals
@@ -120,7 +125,7 @@ def _execute(
     told_result = False
     with signals.handled():
         try:
-            code, data, sync, error, told = _outcome(common, flags, job, reporter)
+            code, data, sync, error, told = _outcome(common, flags, job, reporter, unloaded)
             with signals.deferred():
                 _tell(command, common, reporter, code, data, sync, error, told=told)
                 told_result = True
@@ -135,16 +140,28 @@ def _execute(
 
 
 def _outcome(
-    common: Common, flags: dict[str, Any], job: Callable[..., Any], reporter: Reporter
+    common: Common,
+    flags: dict[str, Any],
+    job: Callable[..., Any],
+    reporter: Reporter,
+    unloaded: Callable[[BaseException, Reporter], None] | None = None,
 ) -> tuple[ExitCode, Any, Any, ConsolescrapeError | None, bool]:
-    """Run the job; every way it can end becomes an exit code and, maybe, an error."""
+    """Run the job; every way it can end becomes an exit code and, maybe, an error.
+
+    `unloaded` is told when the settings themselves stop the command (a bad value).
+    """
     from consolescrape import config
 
     code, data, sync = ExitCode.OK, None, None
     error: ConsolescrapeError | None = None
     told = False  # an internal error is told by reporter.exception, in its own words
     try:
-        settings = config.load({"home": common.home, **flags}, env_file=common.env_file)
+        try:
+            settings = config.load({"home": common.home, **flags}, env_file=common.env_file)
+        except (ConsolescrapeError, OSError) as exc:
+            if unloaded is not None:
+                unloaded(exc, reporter)
+            raise
         reporter.secrets = [settings.api_key] if settings.api_key else []
         outcome = job(settings, reporter)
         code, data, sync, error = outcome.exit_code, outcome.data, outcome.sync, outcome.error
@@ -217,11 +234,16 @@ def run(
     from consolescrape import jobs
 
     options = jobs.RunOptions(output=output, headed=headed, no_sync=no_sync)
+    flags = {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url}
     _execute(
         "run",
         common,
-        {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url},
+        flags,
         lambda settings, reporter: jobs.run(settings, options, reporter),
+        # A bad setting ends the run too: state.json and the metrics file say so.
+        unloaded=lambda exc, reporter: jobs.record_unloaded_run(
+            {"home": common.home, **flags}, common.env_file, exc, reporter
+        ),
     )
 
 
