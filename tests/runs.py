@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from conftest import processes_mentioning
+
 #: The notifier: appends what it read on stdin, its pid, its grandchild's pid and the time to
 #: $ALERT_LOG, then sleeps $ALERT_SLEEP seconds (a grandchild `sleep` holding the same time)
 #: and exits 0.
@@ -109,6 +111,17 @@ def started_for(home: Path) -> list[int]:
         if wanted in environ and any(v.startswith(marker) for v in environ) and alive(int(entry)):
             found.append(int(entry))
     return found
+
+
+def assert_nothing_left(home: Path, profile: Path) -> None:
+    """No process a run of `home` started is alive, nor anything on `profile` (a test's own
+    clean-up ends what a failed test left first)."""
+    left = started_for(home)
+    kill_all(left)
+    assert left == [], "a process started by a run outlived the test"
+    on_profile = [pid for pid in processes_mentioning(profile) if alive(pid)]
+    kill_all(on_profile)
+    assert on_profile == [], "a Chrome or chromedriver outlived the command"
 
 
 def kill_all(pids: list[int]) -> None:

@@ -20,8 +20,8 @@ from runs import (
     Silent,
     alerts_logged,
     alive,
+    assert_nothing_left,
     children_of,
-    kill_all,
     notifier,
     start_run,
     started_for,
@@ -43,10 +43,7 @@ def env(site: StandIn, profile: Path, home: Path, tmp_path: Path) -> Iterator[di
         "ALERT_LOG": str(tmp_path / "alerts.log"),
     }
     site.reset()
-    left = started_for(home)
-    kill_all(left)
-    assert left == [], "a process started by a run outlived the test"
-    assert processes_mentioning(profile) == [], "a Chrome or chromedriver outlived the command"
+    assert_nothing_left(home, profile)
 
 
 def every_limit_full() -> dict[str, object]:

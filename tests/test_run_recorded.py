@@ -8,13 +8,12 @@ import contextlib
 import errno
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CLI, SAMPLE, processes_mentioning, sync_env, write_snapshot
+from conftest import CLI, SAMPLE, processes_mentioning, sync_env, tmpfs, write_snapshot
 from fakes import ScriptedReceiver
 
 from consolescrape import headroom, model
@@ -33,20 +32,10 @@ def last_run(home: Path) -> dict[str, object]:
 
 @pytest.fixture
 def small_disk(home: Path) -> Iterator[Path]:
-    """The home on its own 4 MiB tmpfs, unmounted afterwards (mounting needs root)."""
+    """The home on its own 4 MiB tmpfs."""
     home.mkdir(parents=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=700", "tmpfs", str(home)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs home here (needs root): {done.stderr.strip()}")
-    try:
+    with tmpfs(home, "4m"):
         yield home
-    finally:
-        subprocess.run(["umount", "-l", str(home)], check=True)
 
 
 def fill(directory: Path) -> Path:

@@ -11,16 +11,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import processes_mentioning, sync_env
+from conftest import sync_env
 from fakes import Fault, ScriptedReceiver
 from runs import (
     Silent,
     alerts_logged,
     alive,
-    kill_all,
+    assert_nothing_left,
     notifier,
     start_run,
-    started_for,
     wait_until,
 )
 
@@ -56,10 +55,7 @@ def env(
         **sync_env(receiver, CLAUDE_SYNC_DEADLINE="60"),
     }
     site.reset()
-    left = started_for(home)
-    kill_all(left)
-    assert left == [], "a process started by a run outlived the test"
-    assert processes_mentioning(profile) == [], "a Chrome or chromedriver outlived the command"
+    assert_nothing_left(home, profile)
 
 
 def exit_code_metric(env: dict[str, str]) -> str:
