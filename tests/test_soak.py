@@ -74,6 +74,7 @@ def env(
     kill_all(started_for(home))
 
 
+@pytest.mark.timeout(600)  # ~35-75 s here; a machine busy with other suites may double it
 def test_soak_kill_9_outages_and_refusals_lose_nothing_and_leave_nothing(
     env: dict[str, str],
     site: StandIn,
