@@ -9,17 +9,18 @@ import contextlib
 import json
 import os
 import re
-import signal
-import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from consolescrape import model
+from consolescrape.children import Child, Record, ended, spawn, wait
 from consolescrape.history import History, Reading
 
-#: The alert command's deadline: a hanging notifier must not hold the run (and its lock).
+#: The alert commands' one deadline, all of them together: a hanging notifier must not hold the
+#: run (and its lock). A run shares it with the health ping (tracking.AFTER_RUN_SECONDS).
 TIMEOUT = 5.0
 CROSSED = "crossed"
 RESET = "reset"
@@ -93,12 +94,18 @@ def _alert(reading: Reading, threshold: int | float, kind: str) -> Alert:
     )
 
 
-def send(alerts: Sequence[Alert], command: str | None, warn: Callable[[str], None]) -> None:
-    """Log each alert and run the alert command for it; nothing here changes the exit code."""
-    for alert in alerts:
-        warn(alert.line())
-        if command:
-            run_command(command, alert.to_json(), warn)
+def send(
+    alerts: Sequence[Alert],
+    command: str | None,
+    warn: Callable[[str], None],
+    *,
+    record: Record | None = None,
+    seconds: float = TIMEOUT,
+) -> None:
+    """Log each alert and run the alert command for it, all within `seconds` together; nothing
+    here changes the exit code."""
+    with started(alerts, command, warn, record) as running:
+        finish(running, time.monotonic() + seconds, warn, record, seconds=seconds)
 
 
 def _child_env() -> dict[str, str]:
@@ -144,37 +151,79 @@ def why_not_started(program: str, exc: OSError) -> str:
     return f"its interpreter {named} (the #! line of {path}) is not installed"
 
 
-def run_command(command: str, doc: dict[str, object], warn: Callable[[str], None]) -> bool:
-    """Run `command` without a shell, `doc` as JSON on stdin, within TIMEOUT; True if it worked."""
+def _start(
+    command: str,
+    doc: dict[str, object],
+    warn: Callable[[str], None],
+    record: Record | None,
+    errors: IO[bytes],
+) -> Child | None:
+    """Start `command` (split like a shell, run without one), `doc` as JSON on its stdin."""
     import shlex
 
     argv = shlex.split(command)
-    name = os.path.basename(argv[0])
-    # stderr to a file, not a pipe: a notifier's grandchild holding a pipe open would make the
-    # wait outlast the timeout. Its own session, so the whole group can be stopped on timeout.
+    try:
+        return spawn(argv, json.dumps(doc).encode() + b"\n", _child_env(), record, errors)
+    except OSError as exc:
+        warn(
+            f"alert command {os.path.basename(argv[0])} could not start: "
+            f"{why_not_started(argv[0], exc)}"
+        )
+        return None
+
+
+@contextlib.contextmanager
+def started(
+    alerts: Sequence[Alert],
+    command: str | None,
+    warn: Callable[[str], None],
+    record: Record | None = None,
+) -> Iterator[list[Child]]:
+    """Log each alert and start the alert command for each, side by side, each in its own
+    process group: however the block ends (a signal included), every group is killed."""
+    running: list[Child] = []
+    with contextlib.ExitStack() as stack:
+        for alert in alerts:
+            warn(alert.line())
+            if command:
+                errors = stack.enter_context(tempfile.TemporaryFile())
+                child = _start(command, alert.to_json(), warn, record, errors)
+                running += [child] if child is not None else []
+        with ended(running, record):
+            yield running
+
+
+def finish(
+    running: Sequence[Child],
+    until: float,
+    warn: Callable[[str], None],
+    record: Record | None,
+    *,
+    seconds: float = TIMEOUT,
+) -> bool:
+    """Wait for the alert commands until the monotonic time `until` (`seconds` after they were
+    given), stop those still running with their groups, warn about each that failed; True if
+    all worked."""
+    wait(list(running), until)
+    ok = True
+    for child in running:
+        code = child.end(record)
+        if child.stopped:
+            warn(f"alert command {child.name} took longer than {seconds:g} s and was stopped")
+        elif code != 0:
+            child.errors.seek(0)
+            warn(f"alert command {child.name} exited {code}: {_excerpt(child.errors.read(300))}")
+        else:
+            continue
+        ok = False
+    return ok
+
+
+def run_command(command: str, doc: dict[str, object], warn: Callable[[str], None]) -> bool:
+    """Run `command` without a shell, `doc` as JSON on stdin, within TIMEOUT; True if it worked."""
     with tempfile.TemporaryFile() as errors:
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=errors,
-                env=_child_env(),
-                start_new_session=True,
-            )
-        except OSError as exc:
-            warn(f"alert command {name} could not start: {why_not_started(argv[0], exc)}")
+        child = _start(command, doc, warn, None, errors)
+        if child is None:
             return False
-        try:
-            proc.communicate(json.dumps(doc).encode() + b"\n", timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            warn(f"alert command {name} took longer than {TIMEOUT:g} s and was stopped")
-            return False
-        if proc.returncode != 0:
-            errors.seek(0)
-            warn(f"alert command {name} exited {proc.returncode}: {_excerpt(errors.read(300))}")
-            return False
-    return True
+        with ended([child], None):
+            return finish([child], time.monotonic() + TIMEOUT, warn, None)

@@ -116,6 +116,7 @@ def _execute(
     *,
     log_file: Path | None = None,
     checking: bool = False,
+    unloaded: Callable[[BaseException, Reporter], None] | None = None,
 ) -> NoReturn:
     """Load settings, run the job, report, and exit with the code the README's table gives.
 
@@ -138,7 +139,9 @@ def _execute(
     told_result = False
     with signals.handled():
         try:
-            code, data, sync, error, told = _outcome(common, flags, job, reporter, checking)
+            code, data, sync, error, told = _outcome(
+                common, flags, job, reporter, checking, unloaded
+            )
             with signals.deferred():
                 _tell(command, common, reporter, code, data, sync, error, told=told)
                 told_result = True
@@ -158,14 +161,23 @@ def _outcome(
     job: Callable[..., Any],
     reporter: Reporter,
     checking: bool = False,
+    unloaded: Callable[[BaseException, Reporter], None] | None = None,
 ) -> tuple[ExitCode, Any, Any, ConsolescrapeError | None, bool]:
-    """Run the job; every way it can end becomes an exit code and, maybe, an error."""
+    """Run the job; every way it can end becomes an exit code and, maybe, an error.
+
+    `unloaded` is told when the settings themselves stop the command (a bad value).
+    """
 
     code, data, sync = ExitCode.OK, None, None
     error: ConsolescrapeError | None = None
     told = False  # an internal error is told by reporter.exception, in its own words
     try:
-        settings = _load_settings(common, flags, checking)
+        try:
+            settings = _load_settings(common, flags, checking)
+        except (ConsolescrapeError, OSError) as exc:
+            if unloaded is not None:
+                unloaded(exc, reporter)
+            raise
         reporter.secrets = [settings.api_key] if settings.api_key else []
         outcome = job(settings, reporter)
         code, data, sync, error = outcome.exit_code, outcome.data, outcome.sync, outcome.error
@@ -267,12 +279,17 @@ def run(
     from consolescrape import jobs
 
     options = jobs.RunOptions(output=output, headed=headed, no_sync=no_sync)
+    flags = {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url, "source": source}
     _execute(
         "run",
         common,
-        {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url, "source": source},
+        flags,
         lambda settings, reporter: jobs.run(settings, options, reporter),
         log_file=log_file,
+        # A bad setting ends the run too: state.json and the metrics file say so.
+        unloaded=lambda exc, reporter: jobs.record_unloaded_run(
+            {"home": common.home, **flags}, common.env_file, exc, reporter
+        ),
     )
 
 

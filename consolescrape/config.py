@@ -331,13 +331,21 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+#: The settings a run that failed on its other settings still needs, to record that failure.
+RECORDING = frozenset({"home", "metrics_file", "healthcheck_url"})
+
+
 def load(
     flags: Mapping[str, Any] | None = None,
     *,
     env_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    only: frozenset[str] | None = None,
 ) -> Settings:
-    """Resolve every setting. `flags` maps field names to values given on the command line."""
+    """Resolve every setting. `flags` maps field names to values given on the command line.
+
+    `only`: resolve just these fields (the others keep their defaults, unchecked).
+    """
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     environ = os.environ if environ is None else environ
     if env_file is not None and not env_file.is_file():
@@ -358,6 +366,8 @@ def load(
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for var in VARIABLES:
+        if only is not None and var.attr not in only:
+            continue
         name, attr, default = var.name, var.attr, var.default
         if attr in flags:
             # A command-line value is held to the same rules as the variable it overrides.
@@ -386,7 +396,8 @@ def load(
         values["api_key"] = Secret(values["api_key"])
     if values.get("api_key") is not None and not values["api_key"].reveal():
         del values["api_key"]
-    check_usage_url(values.get("usage_url", DEFAULT_USAGE_URL), origins.get("usage_url"))
+    if only is None:
+        check_usage_url(values.get("usage_url", DEFAULT_USAGE_URL), origins.get("usage_url"))
     return Settings(**values, env_file=used_file, origins=origins)
 
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model, sanitize, signals, sources, store, tracking, version
+from consolescrape import (
+    children,
+    headroom,
+    model,
+    sanitize,
+    signals,
+    sources,
+    store,
+    tracking,
+    version,
+)
 from consolescrape.config import Secret, Settings
 from consolescrape.errors import (
     CheckFailed,
@@ -16,6 +27,7 @@ from consolescrape.errors import (
     ExitCode,
     Locked,
     SiteTrouble,
+    Stopped,
     UsageError,
     environment_fault,
 )
@@ -23,6 +35,7 @@ from consolescrape.output import Reporter
 
 if TYPE_CHECKING:
     from consolescrape import sync as sync_module
+    from consolescrape.alerts import Alert
 
 
 @dataclass
@@ -121,61 +134,146 @@ def _warn_if_older_than_delivered(
         )
 
 
+@dataclass
+class _Done:
+    """What a run has done so far, for its ending: the snapshot it read, the alerts it owes."""
+
+    snapshot: model.Snapshot | None = None
+    due: list[Alert] = field(default_factory=list)
+
+
 def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
-    """One cron tick: scrape once, save, queue and deliver, then the health ping."""
-    try:
-        outcome = _run(settings, options, reporter)
-    except Locked:
-        raise  # the run that holds the lock will ping; an overlap is not a failure
-    except BaseException as exc:
-        if not isinstance(exc, SiteTrouble):
-            # The site's passing trouble pings neither way: a dead-man's switch then alarms
-            # only when it lasts longer than its grace period, as `status --check` does.
-            _ping(settings, reporter, ok=False)
-        tracking.after_run(settings, _as_error(exc).exit_code, reporter)
-        raise
-    _ping(settings, reporter, ok=outcome.exit_code == ExitCode.OK)
-    tracking.after_run(settings, outcome.exit_code, reporter, outcome.data)
-    return outcome
+    """One cron tick: scrape, queue and save, deliver; then state, metrics, alerts and the ping.
 
-
-def _ping(settings: Settings, reporter: Reporter, *, ok: bool) -> None:
-    if settings.healthcheck_url:
-        from consolescrape import sync
-
-        if not sync.ping_health(settings.healthcheck_url, ok=ok):
-            reporter.warn("health ping failed (the run's result is unchanged)")
-
-
-def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
+    The snapshot is in the outbox before anything optional runs, and whatever ends the run (an
+    error, a signal, a full disk) is what state.json and the metrics file record.
+    """
     started = time.monotonic()
     outcome = Outcome()
-    with store.hold_home(settings.home):
+    done = _Done()
+    with store.hold_home(settings.home), children.Record(settings.home) as record:
+        headroom.keep(settings.home)
         try:
-            tracking.preload(settings)
-            # The browser, or Claude Code's OAuth usage endpoint (CONSOLESCRAPE_SOURCE).
-            snapshot = sources.scrape(settings, headed=options.headed, secrets=reporter.secrets)
-            outcome.durations["browser"] = time.monotonic() - started
-            target = options.output or settings.data_file
-            store.save_snapshot(target, snapshot)
-            tracking.after_scrape(settings, snapshot, reporter)
-            outcome.data = model.to_json(snapshot)
-            tail = _queue_and_send(snapshot, settings, options, reporter, outcome)
+            _run(settings, options, reporter, outcome, done, record)
         except BaseException as exc:
             outcome.error = _as_error(exc)
             outcome.exit_code = outcome.error.exit_code
-            try:
-                _record(settings, "run", outcome, started)
-            except OSError as fault:  # the first failure is the one to report; say this too
-                reporter.warn(f"not recorded in {settings.state_file}: {fault.strerror}")
+            _end_run(settings, reporter, outcome, done, record, started, failure=exc)
             raise
-        summary = outcome.summary = f"{model.summary(snapshot)} · {tail}"
-        _record(settings, "run", outcome, started)
-    if outcome.error is None:
-        reporter.info(summary)
-    else:
-        reporter.warn(summary)
+        _end_run(settings, reporter, outcome, done, record, started)
     return outcome
+
+
+def _run(
+    settings: Settings,
+    options: RunOptions,
+    reporter: Reporter,
+    outcome: Outcome,
+    done: _Done,
+    record: children.Record,
+) -> None:
+    started = time.monotonic()
+    tracking.preload(settings)
+    # The browser, or Claude Code's OAuth usage endpoint (CONSOLESCRAPE_SOURCE).
+    snapshot = sources.scrape(
+        settings, headed=options.headed, secrets=reporter.secrets, record=record
+    )
+    outcome.durations["browser"] = time.monotonic() - started
+    done.snapshot = snapshot
+    tail = _queue_and_save(snapshot, settings, options, reporter)
+    done.due = tracking.after_scrape(settings, snapshot, reporter)
+    outcome.data = model.to_json(snapshot)
+    # Whatever happens to the sync, the user learns that a model row waits for the setting.
+    hint = model.model_row_hint(snapshot, settings.model_row)
+    if hint:
+        reporter.warn(hint)
+    if tail is None:
+        tail = _send(settings, options, reporter, outcome, shown=hint)
+    elif tail == HELD and not options.no_sync and _pending(settings):
+        # What waits in the outbox from earlier runs still goes out.
+        _drain_into(outcome, settings, reporter, within_run=True, shown=hint)
+    outcome.summary = f"{model.summary(snapshot)} · {tail}"
+
+
+def _pending(settings: Settings) -> bool:
+    outbox_dir = settings.outbox_dir
+    return outbox_dir.is_dir() and bool(store.Outbox(outbox_dir, settings.outbox_cap).pending())
+
+
+def _end_run(
+    settings: Settings,
+    reporter: Reporter,
+    outcome: Outcome,
+    done: _Done,
+    record: children.Record,
+    started: float,
+    *,
+    failure: BaseException | None = None,
+) -> None:
+    """Record how the run ended, then what is optional: the alert commands and the health ping
+    (not after a signal, which must end the run now; not when another run holds the profile)."""
+    try:
+        _record_run(settings, reporter, outcome, started)
+        tracking.write_metrics(settings, outcome.exit_code, reporter, done.snapshot)
+        if failure is None and outcome.summary:
+            (reporter.info if outcome.error is None else reporter.warn)(outcome.summary)
+        if not isinstance(failure, Stopped | Locked):
+            ok = outcome.exit_code == ExitCode.OK
+            # The site's passing trouble pings neither way: a dead-man's switch then alarms
+            # only when it lasts longer than its grace period, as `status --check` does.
+            ping = not isinstance(failure, SiteTrouble)
+            tracking.afterwards(
+                settings, reporter, ok=ok, due=done.due, record=record, with_ping=ping
+            )
+    except Stopped as stop:
+        # A signal now is how the run ends after all: its code is what the files must say.
+        outcome.error, outcome.exit_code = stop, stop.exit_code
+        with contextlib.suppress(Stopped), signals.deferred():
+            _record_run(settings, reporter, outcome, started)
+            tracking.write_metrics(settings, outcome.exit_code, reporter, done.snapshot)
+        raise
+
+
+def _record_run(settings: Settings, reporter: Reporter, outcome: Outcome, started: float) -> None:
+    """state.json gets this run's outcome, on a full disk too (in the space held back for it);
+    when it cannot be written the run says so, and a run that was fine fails with that."""
+    try:
+        try:
+            _record(settings, "run", outcome, started)
+        except OSError as fault:
+            if not headroom.release(settings.home, fault):
+                raise
+            _record(settings, "run", outcome, started)
+    except OSError as fault:
+        reporter.warn(
+            f"this run is not recorded in {settings.state_file}: {fault.strerror or fault} "
+            "(`consolescrape status` cannot show it)"
+        )
+        if outcome.error is None:
+            outcome.error = environment_fault(fault, "the run's outcome could not be recorded")
+            outcome.exit_code = outcome.error.exit_code
+
+
+def record_unloaded_run(
+    flags: dict[str, Any], env_file: Path | None, exc: BaseException, reporter: Reporter
+) -> None:
+    """A run stopped by its own settings (a bad value: exit 7) is recorded like any other run:
+    in state.json, the metrics file and the health ping, as far as the home can be found."""
+    from consolescrape import config
+
+    try:
+        settings = config.load(flags, env_file=env_file, only=config.RECORDING)
+    except (ConsolescrapeError, OSError):
+        return  # nothing says where the home is
+    error = _as_error(exc)
+    outcome = Outcome(exit_code=error.exit_code, error=error)
+    try:
+        with store.hold_home(settings.home):
+            _record_run(settings, reporter, outcome, time.monotonic())
+            tracking.write_metrics(settings, outcome.exit_code, reporter)
+            tracking.afterwards(settings, reporter, ok=False)
+    except (ConsolescrapeError, OSError):
+        pass  # another run holds the home, or the home is refused: that run (or error) tells
 
 
 def _as_error(exc: BaseException) -> ConsolescrapeError:
@@ -189,18 +287,34 @@ def _as_error(exc: BaseException) -> ConsolescrapeError:
     return ConsolescrapeError(f"internal error: {type(exc).__name__}: {exc}")
 
 
-def _queue_and_send(
-    snapshot: model.Snapshot,
-    settings: Settings,
-    options: RunOptions,
-    reporter: Reporter,
-    outcome: Outcome,
-) -> str:
-    """Put the snapshot in the outbox and drain it; returns the summary's sync phrase."""
-    # Whatever happens to the sync, the user learns that a model row waits for the setting.
-    hint = model.model_row_hint(snapshot, settings.model_row)
-    if hint:
-        reporter.warn(hint)
+def _queue_and_save(
+    snapshot: model.Snapshot, settings: Settings, options: RunOptions, reporter: Reporter
+) -> str | None:
+    """Queue the snapshot, then save it, with signals held: once it is saved it is queued.
+
+    Returns the summary's sync phrase when there is nothing to send, else None.
+    """
+    target = options.output or settings.data_file
+    with signals.deferred():
+        try:
+            tail = _queue(snapshot, settings, reporter)
+        except OSError as exc:
+            doing = "the snapshot was saved, but NOT queued for sync"
+            try:
+                store.save_snapshot(target, snapshot)  # saving it matters still
+            except OSError:
+                doing = "the snapshot was NOT queued for sync, nor saved"
+            raise environment_fault(exc, doing) from None
+        try:
+            store.save_snapshot(target, snapshot)
+        except OSError as exc:
+            doing = "the snapshot was queued for sync, but NOT saved" if tail is None else ""
+            raise environment_fault(exc, doing) from None
+    return tail
+
+
+def _queue(snapshot: model.Snapshot, settings: Settings, reporter: Reporter) -> str | None:
+    """Put the snapshot in the outbox; the summary's sync phrase when it is not queued."""
     if settings.api_key is None:
         reporter.info("sync skipped: CLAUDE_SYNC_API_KEY is not set (data saved locally only)")
         return "saved (sync not configured)"
@@ -212,18 +326,32 @@ def _queue_and_send(
     outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
     gaps = model.card_gaps(payload) if settings.partial == "hold" else []
     if gaps:
-        return _hold(gaps, outbox, settings, options, reporter, outcome, hint)
-    try:
-        _, dropped = outbox.add(snapshot, payload.id)
-    except OSError as exc:
-        raise environment_fault(exc, "the snapshot was saved, but NOT queued for sync") from None
+        reporter.warn(
+            f"{HELD}: missing {', '.join(gaps)}; saved locally, not sent "
+            "(CONSOLESCRAPE_PARTIAL=hold)"
+        )
+        return HELD
+    _, dropped = outbox.add(snapshot, payload.id)
     if dropped:
         reporter.warn(
             f"outbox over its cap of {outbox.cap}: dropped the {len(dropped)} oldest snapshot(s)"
         )
+    return None
+
+
+def _send(
+    settings: Settings,
+    options: RunOptions,
+    reporter: Reporter,
+    outcome: Outcome,
+    *,
+    shown: str | None,
+) -> str:
+    """Drain the outbox (the snapshot is in it); returns the summary's sync phrase."""
+    outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
     if options.no_sync:
         return f"queued ({len(outbox.pending())} pending, --no-sync)"
-    _drain_into(outcome, settings, reporter, within_run=True, shown=hint)
+    _drain_into(outcome, settings, reporter, within_run=True, shown=shown)
     if outcome.error is None:
         return "synced"
     if outcome.exit_code == ExitCode.SYNC_PENDING:
@@ -232,25 +360,6 @@ def _queue_and_send(
 
 
 HELD = "held (partial)"
-
-
-def _hold(
-    gaps: list[str],
-    outbox: store.Outbox,
-    settings: Settings,
-    options: RunOptions,
-    reporter: Reporter,
-    outcome: Outcome,
-    hint: str | None,
-) -> str:
-    """CONSOLESCRAPE_PARTIAL=hold: the snapshot stays local (saved, in history), not queued;
-    what waits in the outbox from earlier runs still goes out."""
-    reporter.warn(
-        f"{HELD}: missing {', '.join(gaps)}; saved locally, not sent (CONSOLESCRAPE_PARTIAL=hold)"
-    )
-    if not options.no_sync and outbox.pending():
-        _drain_into(outcome, settings, reporter, within_run=True, shown=hint)
-    return HELD
 
 
 def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import time
 
+from consolescrape import children
 from consolescrape.config import Secret, Settings
 from consolescrape.errors import LOGIN_ADVICE, LoggedOut
 from consolescrape.model import Snapshot
@@ -22,11 +23,17 @@ logger = logging.getLogger(__name__)
 AUTO_SHARE = 0.5
 
 
-def scrape(settings: Settings, *, headed: bool = False, secrets: list[Secret]) -> Snapshot:
+def scrape(
+    settings: Settings,
+    *,
+    headed: bool = False,
+    secrets: list[Secret],
+    record: children.Record | None = None,
+) -> Snapshot:
     """The limits, read the way CONSOLESCRAPE_SOURCE (or `run --source`) says, within the
     browser-phase budget (CONSOLESCRAPE_TIMEOUT). Any token read is added to `secrets`."""
     if settings.source == "browser":
-        return _browser(settings, headed)
+        return _browser(settings, headed, record)
     from consolescrape import oauth
     from consolescrape.oauth.client import SECONDS
 
@@ -39,10 +46,10 @@ def scrape(settings: Settings, *, headed: bool = False, secrets: list[Secret]) -
             raise exc.error from None
         logger.info(f"oauth source not used: {exc.why}; reading the usage page in the browser")
     left = max(1.0, settings.timeout - (time.monotonic() - began))
-    return _browser(dataclasses.replace(settings, timeout=left), headed)
+    return _browser(dataclasses.replace(settings, timeout=left), headed, record)
 
 
-def _browser(settings: Settings, headed: bool) -> Snapshot:
+def _browser(settings: Settings, headed: bool, record: children.Record | None) -> Snapshot:
     if not settings.profile.is_dir():
         # No profile means no login yet: say so without starting a browser for nothing.
         raise LoggedOut(
@@ -51,4 +58,6 @@ def _browser(settings: Settings, headed: bool) -> Snapshot:
         )
     from consolescrape import browser
 
-    return dataclasses.replace(browser.scrape(settings, headed=headed), via="browser")
+    return dataclasses.replace(
+        browser.scrape(settings, headed=headed, record=record), via="browser"
+    )

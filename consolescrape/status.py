@@ -119,6 +119,9 @@ def assess(status: Status, settings: Settings) -> None:
             )
         )
     last_run = status.state.run
+    unrecorded = _unrecorded_run(status)
+    if unrecorded:
+        status.problems.append(unrecorded)
     if (
         last_run is not None
         and not last_run.ok
@@ -168,6 +171,23 @@ def passing(record: store.Record) -> bool:
     """A run that met the site's passing trouble (a 429, an outage): nothing to fix, so not a
     problem by itself — the data's age (--max-age) says when it has lasted too long."""
     return record.doc.get("siteTrouble") is True
+
+
+def _unrecorded_run(status: Status) -> tuple[str, str] | None:
+    """A run saved newer data than the last run state.json records: its outcome (a failure,
+    most likely: a full disk) could not be written, and the record would pass for it."""
+    run = status.state.run
+    if status.snapshot is None or run is None or not run.at:
+        return None
+    if model.format_time(status.snapshot.last_updated) <= run.at:
+        return None
+    return (
+        f"the last run is not recorded: the data is from "
+        f"{model.format_time(status.snapshot.last_updated)}, "
+        f"the last recorded run from {run.at}",
+        "state.json could not be written: check the disk holding the home (full? read-only?) "
+        "and the run's log",
+    )
 
 
 def _last_run(state: store.State) -> dict[str, Any] | None:

@@ -135,11 +135,12 @@ def _write_private(path: Path, data: bytes) -> None:
     write_atomic(path, data, mode=0o600)
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
+def write_atomic(path: Path, data: bytes, *, mode: int, durable: bool = True) -> None:
     """Replace `path` with `data` all at once (a temp file in its directory, fsync, rename).
 
     The temp file is created 0600 and given `mode` before the rename; its name starts with a
     dot and ends in .tmp, so no reader (a collector reading *.prom) ever sees half a file.
+    `durable=False` skips the fsyncs, for a file that matters only until the machine stops.
     """
     directory = path.parent
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
@@ -149,13 +150,15 @@ def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
             handle.flush()
             if mode != 0o600:
                 os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    _fsync_dir(directory)
+    if durable:
+        _fsync_dir(directory)
 
 
 def write_json(path: Path, doc: Any) -> None:

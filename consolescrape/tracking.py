@@ -1,4 +1,4 @@
-"""What a run leaves besides the snapshot: history rows, alerts, the metrics file.
+"""What a run leaves besides the snapshot: history rows, alerts, the metrics file, the ping.
 
 None of it may change how a run ends: each failure here is one warning line, and the run saves,
 queues and syncs as it would without it.
@@ -7,9 +7,12 @@ queues and syncs as it would without it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import threading
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from consolescrape import model, store
 from consolescrape.config import Settings
@@ -18,6 +21,11 @@ from consolescrape.output import Reporter
 
 if TYPE_CHECKING:
     from consolescrape.alerts import Alert
+    from consolescrape.children import Record
+
+#: One deadline for what a run does once its result is known: the alert commands and the health
+#: ping share it. So a run ends within its browser and sync budgets plus this (README).
+AFTER_RUN_SECONDS = 5.0
 
 
 def preload(settings: Settings) -> threading.Thread:
@@ -39,19 +47,16 @@ def preload(settings: Settings) -> threading.Thread:
     return thread
 
 
-def after_scrape(settings: Settings, snapshot: model.Snapshot, reporter: Reporter) -> None:
-    """After a fresh scrape is saved, inside the lock: append history, then send due alerts.
+def after_scrape(settings: Settings, snapshot: model.Snapshot, reporter: Reporter) -> list[Alert]:
+    """After a fresh scrape is queued and saved, inside the lock: append history and claim the
+    alerts this reading calls for; they are sent by `afterwards`, once the run's result is in.
 
     Only `run` calls this, so alerts come from data scraped now, never from resent data.
     """
     from consolescrape.history import HistoryError
 
     try:
-        due = _record(settings, snapshot)
-        if due:
-            from consolescrape import alerts
-
-            alerts.send(due, settings.alert_command, reporter.warn)
+        return _record(settings, snapshot)
     except HistoryError as exc:
         reporter.warn(exc.line())
     except Stopped:
@@ -59,6 +64,7 @@ def after_scrape(settings: Settings, snapshot: model.Snapshot, reporter: Reporte
     except Exception as exc:
         # A bug in this extra must not cost the user the sync that follows.
         reporter.warn(f"history not updated: internal error: {type(exc).__name__}: {exc}")
+    return []
 
 
 def _record(settings: Settings, snapshot: model.Snapshot) -> list[Alert]:
@@ -77,17 +83,22 @@ def _record(settings: Settings, snapshot: model.Snapshot) -> list[Alert]:
     return due
 
 
-def after_run(settings: Settings, exit_code: int, reporter: Reporter, data: Any = None) -> None:
-    """At the end of every run that held the lock: rewrite the metrics file, if one is set."""
+def write_metrics(
+    settings: Settings, exit_code: int, reporter: Reporter, snapshot: model.Snapshot | None = None
+) -> None:
+    """Rewrite the metrics file, if one is set, with this run's exit code and its snapshot (or,
+    when it read none, the last one saved). Nothing read here can replace the run's error."""
     if settings.metrics_file is None:
         return
     from consolescrape import metrics
 
-    try:
-        snapshot = model.from_json(data) if data else store.load_snapshot(settings.data_file)
-    except ValueError:
-        snapshot = None
-    items = len(store.Outbox(settings.outbox_dir, settings.outbox_cap).pending())
+    if snapshot is None:
+        # Only for the usage gauges: a damaged or missing file just leaves them out.
+        with contextlib.suppress(OSError, ValueError, RecursionError):
+            snapshot = store.load_snapshot(settings.data_file)
+    items = 0
+    with contextlib.suppress(OSError):
+        items = len(store.Outbox(settings.outbox_dir, settings.outbox_cap).pending())
     try:
         metrics.write(
             settings.metrics_file, metrics.render(metrics.Reading(snapshot, exit_code, items))
@@ -97,3 +108,46 @@ def after_run(settings: Settings, exit_code: int, reporter: Reporter, data: Any 
             f"metrics file {settings.metrics_file} not written: {exc.strerror or exc} "
             "(fix: point CONSOLESCRAPE_METRICS_FILE into a directory you can write)"
         )
+
+
+def afterwards(
+    settings: Settings,
+    reporter: Reporter,
+    *,
+    ok: bool,
+    due: Sequence[Alert] = (),
+    record: Record | None = None,
+    with_ping: bool = True,
+) -> None:
+    """The alert commands and the health ping, side by side within one deadline for both
+    (AFTER_RUN_SECONDS); whatever is still running then is stopped with its process group."""
+    until = time.monotonic() + AFTER_RUN_SECONDS
+    if not with_ping:
+        settings = dataclasses.replace(settings, healthcheck_url=None)
+    if not due:
+        ping(settings, reporter, ok=ok, until=until)
+        return
+    from consolescrape import alerts
+
+    try:
+        with alerts.started(due, settings.alert_command, reporter.warn, record) as running:
+            ping(settings, reporter, ok=ok, until=until)
+            alerts.finish(running, until, reporter.warn, record, seconds=AFTER_RUN_SECONDS)
+    except Stopped:
+        raise  # the groups were killed on the way out
+    except Exception as exc:  # an alert's failure never changes how the run ends
+        reporter.warn(f"alerts not sent: internal error: {type(exc).__name__}: {exc}")
+
+
+def ping(settings: Settings, reporter: Reporter, *, ok: bool, until: float) -> None:
+    """The dead-man's-switch ping, if one is set, ending by the monotonic time `until`.
+
+    A request of this process (no child to leave behind), under the sync's hard deadline.
+    """
+    if not settings.healthcheck_url:
+        return
+    from consolescrape import sync
+
+    seconds = max(0.5, until - time.monotonic())
+    if not sync.ping_health(settings.healthcheck_url, ok=ok, timeout=seconds):
+        reporter.warn("health ping failed (the run's result is unchanged)")

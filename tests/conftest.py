@@ -3,6 +3,7 @@ the stand-in site with a profile logged in to it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -260,3 +261,23 @@ def trickling_server() -> Iterator[str]:
         stop.set()
         thread.join(timeout=5)
         listener.close()
+
+
+@contextlib.contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "64k") mounted on the existing directory `mount`, for a full
+    disk (needs root, or a system that lets this user mount, as CI has).
+
+    Fails rather than skips where it cannot mount: a skipped test would check nothing.
+    """
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs here (run the tests as root): {done.stderr!r}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -91,6 +91,11 @@ class ScriptedReceiver(Receiver):
         with self._lock:
             self._faults.extend(faults)
 
+    def unscript(self) -> None:
+        """Forget the faults that no POST has met yet."""
+        with self._lock:
+            self._faults.clear()
+
     def next_fault(self) -> Fault:
         with self._lock:
             return self._faults.popleft() if self._faults else Fault()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import CLI, SAMPLE, SECRET_KEY, file_mode
+from conftest import CLI, SAMPLE, SECRET_KEY, file_mode, tmpfs
 
 from consolescrape import model, store
 from consolescrape.errors import Locked
@@ -206,23 +206,11 @@ def test_temp_files_left_by_a_killed_write_are_removed_at_start(cli: CLI, home: 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs (needs root, or a system that lets this user mount, as CI has).
-
-    Fails rather than skips where it cannot mount: a skipped test would check nothing.
-    """
+    """A 64 KiB tmpfs."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs here (run the tests as root): {done.stderr!r}")
-    try:
+    with tmpfs(mount, "64k"):
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _fill(directory: Path) -> None:

@@ -21,6 +21,7 @@ from consolescrape.browser.login import login_interactive, login_with_session_ke
 from consolescrape.browser.processes import SINGLETON_FILES, cleanup_profile
 from consolescrape.browser.session import Browser
 from consolescrape.browser.usage_page import land, log_origins, read_usage
+from consolescrape.children import Record
 from consolescrape.config import Settings
 from consolescrape.extract import local_zone
 from consolescrape.model import Snapshot
@@ -39,16 +40,17 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def scrape(settings: Settings, *, headed: bool = False) -> Snapshot:
+def scrape(settings: Settings, *, headed: bool = False, record: Record | None = None) -> Snapshot:
     """Open the usage page with the profile and read the limits: the JSON endpoint first, asked
     as soon as a logged-in page of the site has loaded, then the page text for what it lacks.
 
     Raises LoggedOut (the page asks for a login) or ScrapeFailed (no browser, timeout, bot
     check, no usage section, no plan limits); debug files of the page are saved on failure.
+    chromedriver is kept in `record` while it runs.
     """
     tz = local_zone()
     with Browser(
-        settings, headed=headed, seconds=settings.timeout, what="the browser phase"
+        settings, headed=headed, seconds=settings.timeout, what="the browser phase", record=record
     ) as browser:
         land(browser, settings.usage_url)
         api = read_api(browser, tz=tz)

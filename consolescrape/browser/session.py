@@ -40,6 +40,7 @@ from consolescrape.browser.processes import (
     signal_all,
     wait_gone,
 )
+from consolescrape.children import Record
 from consolescrape.config import Settings
 from consolescrape.errors import ConsolescrapeError, ScrapeFailed, SiteTrouble, Stopped
 
@@ -62,8 +63,19 @@ DEBUG_HTML_BYTES = 2 * 1024 * 1024
 class Browser:
     """One Chrome session on the profile: launched, watched by the deadline, always torn down."""
 
-    def __init__(self, settings: Settings, *, headed: bool, seconds: float, what: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        headed: bool,
+        seconds: float,
+        what: str,
+        record: Record | None = None,
+    ) -> None:
         self.settings = settings
+        #: where chromedriver is recorded while it runs, so a run killed by SIGKILL is cleaned
+        #: up by the next one even before Chrome (which names the profile) has started
+        self.record = record
         self.headed = headed
         self.what = what
         self.seconds = seconds
@@ -204,9 +216,11 @@ class Browser:
         options.unhandled_prompt_behavior = "dismiss"
         budget_ms = int(max(1.0, self.remaining()) * 1000)
         options.timeouts = {"pageLoad": budget_ms, "script": min(budget_ms, 30_000)}
-        self.service = Service(
+        self.service = _recorded_service(
+            Service,
+            self.record,
             executable_path=str(driver_path),
-            env=child_env(),
+            env=self.record.environment(child_env()) if self.record else child_env(),
             # Its own process group: the whole tree can be killed if quit() stalls.
             popen_kw={"start_new_session": True},
         )
@@ -260,6 +274,9 @@ class Browser:
                 signal_all(main, signal.SIGTERM)
                 quitter.join(QUIT_GRACE - QUIT_PATIENCE)
         self._kill_tree()
+        process = getattr(self.service, "process", None)
+        if self.record is not None and process is not None and process.poll() is not None:
+            self.record.ended(process.pid)
         left = wait_gone(self.profile, 3.0) if self._owns_profile else []
         self._cancel.set()
         logger.debug(
@@ -304,6 +321,24 @@ class Browser:
             return waiter.until(predicate)
         except TimeoutException:
             return None
+
+
+def _recorded_service(base: type[Service], record: Record | None, **kwargs: Any) -> Service:
+    """Selenium's Service for chromedriver, recording its pid in `record` the moment it runs
+    (Selenium checks the process right after starting it, before it waits for the port)."""
+    if record is None:
+        return base(**kwargs)
+    kept = record
+
+    class Recorded(base):  # type: ignore[valid-type,misc]
+        def assert_process_still_running(self) -> None:
+            if not getattr(self, "_recorded", False):
+                self._recorded = True
+                kept.started(self.process.pid, "chromedriver")
+            super().assert_process_still_running()
+
+    service: Service = Recorded(**kwargs)
+    return service
 
 
 #: Held by the run whose browser uses the profile: two homes may share one profile directory,
