@@ -35,6 +35,7 @@ test: lint display
 bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/history.py
+	$(BIN)/python benchmarks/status_line.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

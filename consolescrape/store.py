@@ -9,7 +9,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,6 +63,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
     The temp file is created 0600 and given `mode` before the rename; its name starts with a
     dot and ends in .tmp, so no reader (a collector reading *.prom) ever sees half a file.
     """
+    # Imported here: readers of the home (`status --line`, every second in a bar) never write.
+    import tempfile
+
     directory = path.parent
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
