@@ -408,7 +408,9 @@ def _status_live(
         "status",
         dataclasses.replace(common, home=homes[0] if homes else None),
         {},
-        lambda _, reporter: watching.watch(options, every=watch, lines=line),
+        lambda _, reporter: watching.watch(
+            options, every=watch, lines=line or template is not None
+        ),
     )
 
 

@@ -138,11 +138,12 @@ def fields(
     def percent(limit: model.Limit) -> str:
         return paint(f"{limit.percentage_used:g}%", percent_style(limit.percentage_used))
 
+    # Only numbers and model names (letters and digits, model.model_name) reach the line: no
+    # text from the page, so nothing in it can carry an escape sequence.
     found["age"] = short_duration(age or 0)
     parts = []
-    limits = [("S", "session", snapshot.session)]
-    limits.append(("W", "weekly", snapshot.weekly.get(model.ALL_MODELS)))
-    for label, name, limit in limits:
+    weekly = snapshot.weekly.get(model.ALL_MODELS)
+    for label, name, limit in (("S", "session", snapshot.session), ("W", "weekly", weekly)):
         if limit is not None:
             found[name], found[f"{name}_resets"] = percent(limit), countdown(limit, now)
             parts.append(" ".join(filter(None, [label, found[name], found[f"{name}_resets"]])))

@@ -217,3 +217,11 @@ def test_in_a_terminal_it_says_the_data_is_stale_and_the_last_run_failed(home: P
         screen = shown.read_until(lambda s: "last run failed" in s and "data is stale" in s)
         assert "consolescrape login" in screen
         assert shown.ctrl_c() == 0
+
+
+def test_in_a_terminal_with_a_template_it_prints_lines_instead(home: Path) -> None:
+    save(home, usage())
+    with terminal("0.5", "--format", "session {session}", "--no-color") as shown:
+        screen = shown.read_until(lambda s: s.count("session 47%") >= 2)
+        assert "Claude usage" not in screen
+        assert shown.ctrl_c() == 0
