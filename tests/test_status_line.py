@@ -9,6 +9,8 @@ import pty
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -181,8 +183,9 @@ def test_json_on_stdin_is_read_and_ignored(cli: CLI, home: Path) -> None:
     assert line(cli, stdin=session) == LINE
 
 
-def test_an_open_pipe_with_nothing_in_it_does_not_hold_the_line(home: Path) -> None:
-    save(home, usage())
+@contextmanager
+def line_on_a_pipe() -> Iterator[subprocess.Popen[bytes]]:
+    """`consolescrape status --line` whose stdin is a pipe left open; killed if still running."""
     with subprocess.Popen(
         [sys.executable, "-m", "consolescrape", "status", "--line"],
         stdin=subprocess.PIPE,
@@ -190,21 +193,27 @@ def test_an_open_pipe_with_nothing_in_it_does_not_hold_the_line(home: Path) -> N
         stderr=subprocess.PIPE,
     ) as proc:
         try:
-            assert proc.wait(timeout=60) == 0  # stdin still open: it never waited on it
-            assert proc.stdout is not None
-            assert proc.stdout.read().decode() == LINE + "\n"
+            yield proc
         finally:
             proc.kill()
 
 
+def printed(proc: subprocess.Popen[bytes]) -> str:
+    """What the line printed, once it has ended by itself with exit 0."""
+    assert proc.wait(timeout=60) == 0
+    assert proc.stdout is not None
+    return proc.stdout.read().decode()
+
+
+def test_an_open_pipe_with_nothing_in_it_does_not_hold_the_line(home: Path) -> None:
+    save(home, usage())
+    with line_on_a_pipe() as proc:
+        assert printed(proc) == LINE + "\n"  # stdin still open: it never waited on it
+
+
 def test_an_endless_stdin_does_not_hold_the_line(home: Path) -> None:
     save(home, usage())
-    with subprocess.Popen(
-        [sys.executable, "-m", "consolescrape", "status", "--line"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as proc:
+    with line_on_a_pipe() as proc:
         assert proc.stdin is not None
         feed = proc.stdin
 
@@ -218,9 +227,7 @@ def test_an_endless_stdin_does_not_hold_the_line(home: Path) -> None:
         writer = threading.Thread(target=flood, daemon=True)
         writer.start()
         try:
-            assert proc.wait(timeout=60) == 0
-            assert proc.stdout is not None
-            assert proc.stdout.read().decode() == LINE + "\n"
+            assert printed(proc) == LINE + "\n"
         finally:
             proc.kill()
             writer.join(timeout=10)

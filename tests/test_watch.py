@@ -35,27 +35,41 @@ def watch_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "consolescrape", "status", "--watch", *args]
 
 
-def test_without_a_terminal_it_prints_a_line_per_interval_until_sigint(home: Path) -> None:
-    save(home, usage())
+@contextmanager
+def watching(*args: str, sigint: bool = True) -> Iterator[subprocess.Popen[str]]:
+    """`consolescrape status --watch <args>` with its output on pipes, killed if still running."""
     proc = subprocess.Popen(
-        watch_command("0.3"),
+        watch_command(*args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_default_sigint,
+        preexec_fn=_default_sigint if sigint else None,
     )
     try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
-        assert lines == [LINE + "\n"] * 2
-        proc.send_signal(signal.SIGINT)
-        rest, errors = proc.communicate(timeout=PATIENCE)
-        assert proc.returncode == 0, errors
-        assert errors == ""
-        assert all(line == LINE for line in rest.splitlines())
+        assert proc.stdout is not None and proc.stderr is not None
+        yield proc
     finally:
         proc.kill()
         proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+def stopped_by_sigint(proc: subprocess.Popen[str]) -> str:
+    """Send SIGINT; what it printed after, once it has ended with exit 0 and no message."""
+    proc.send_signal(signal.SIGINT)
+    rest, errors = proc.communicate(timeout=PATIENCE)
+    assert (proc.returncode, errors) == (0, "")
+    return rest
+
+
+def test_without_a_terminal_it_prints_a_line_per_interval_until_sigint(home: Path) -> None:
+    save(home, usage())
+    with watching("0.3") as proc:
+        assert proc.stdout is not None
+        assert [proc.stdout.readline(), proc.stdout.readline()] == [LINE + "\n"] * 2
+        assert all(line == LINE for line in stopped_by_sigint(proc).splitlines())
     assert processes_mentioning(home) == [], "watching never starts a browser"
 
 
@@ -63,58 +77,31 @@ def test_watch_without_seconds_and_with_line_uses_the_default_and_the_template(
     home: Path,
 ) -> None:
     save(home, usage(age=timedelta(minutes=25, seconds=10)))
-    proc = subprocess.Popen(
-        [*watch_command(), "--format", "{session} {warning}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
-    try:
+    with watching("--format", "{session} {warning}") as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline() == "47% (stale 25m)\n"
-        proc.send_signal(signal.SIGINT)
-        _, errors = proc.communicate(timeout=PATIENCE)
-        assert proc.returncode == 0, errors
-    finally:
-        proc.kill()
-        proc.wait()
+        stopped_by_sigint(proc)
 
 
 def test_a_reader_that_goes_away_ends_the_watch_quietly(home: Path) -> None:
     save(home, usage())
-    proc = subprocess.Popen(
-        watch_command("0.2"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=_default_sigint,
-    )
-    try:
+    with watching("0.2") as proc:
         assert proc.stdout is not None and proc.stderr is not None
-        assert proc.stdout.readline().decode() == LINE + "\n"
+        assert proc.stdout.readline() == LINE + "\n"
         proc.stdout.close()  # as `consolescrape status --watch | head -1` does
         assert proc.wait(timeout=PATIENCE) == 0
-        assert proc.stderr.read() == b""
-    finally:
-        proc.kill()
-        proc.wait()
+        assert proc.stderr.read() == ""
 
 
 def test_sigterm_ends_the_watch_as_it_ends_every_command(home: Path) -> None:
     save(home, usage())
-    proc = subprocess.Popen(
-        watch_command("0.3"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
+    with watching("0.3", sigint=False) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline() == LINE + "\n"
         proc.terminate()
         _, errors = proc.communicate(timeout=PATIENCE)
         assert proc.returncode == 128 + signal.SIGTERM
         assert "stopped by SIGTERM" in errors
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 class Terminal:
