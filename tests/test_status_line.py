@@ -9,14 +9,12 @@ import pty
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CLI
+from conftest import CLI, Spawn
 from test_status import record_failure
 
 from consolescrape import model, store
@@ -183,54 +181,44 @@ def test_json_on_stdin_is_read_and_ignored(cli: CLI, home: Path) -> None:
     assert line(cli, stdin=session) == LINE
 
 
-@contextmanager
-def line_on_a_pipe() -> Iterator[subprocess.Popen[bytes]]:
-    """`consolescrape status --line` whose stdin is a pipe left open; killed if still running."""
-    with subprocess.Popen(
-        [sys.executable, "-m", "consolescrape", "status", "--line"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as proc:
-        try:
-            yield proc
-        finally:
-            proc.kill()
+def line_on_a_pipe(spawn: Spawn) -> subprocess.Popen[str]:
+    """`consolescrape status --line` whose stdin is a pipe left open (killed after the test)."""
+    return spawn("status", "--line", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
 
-def printed(proc: subprocess.Popen[bytes]) -> str:
+def printed(proc: subprocess.Popen[str]) -> str:
     """What the line printed, once it has ended by itself with exit 0."""
     assert proc.wait(timeout=60) == 0
     assert proc.stdout is not None
-    return proc.stdout.read().decode()
+    return proc.stdout.read()
 
 
-def test_an_open_pipe_with_nothing_in_it_does_not_hold_the_line(home: Path) -> None:
+def test_an_open_pipe_with_nothing_in_it_does_not_hold_the_line(home: Path, spawn: Spawn) -> None:
     save(home, usage())
-    with line_on_a_pipe() as proc:
-        assert printed(proc) == LINE + "\n"  # stdin still open: it never waited on it
+    proc = line_on_a_pipe(spawn)
+    assert printed(proc) == LINE + "\n"  # stdin still open: it never waited on it
 
 
-def test_an_endless_stdin_does_not_hold_the_line(home: Path) -> None:
+def test_an_endless_stdin_does_not_hold_the_line(home: Path, spawn: Spawn) -> None:
     save(home, usage())
-    with line_on_a_pipe() as proc:
-        assert proc.stdin is not None
-        feed = proc.stdin
+    proc = line_on_a_pipe(spawn)
+    assert proc.stdin is not None
+    feed = proc.stdin
 
-        def flood() -> None:
-            try:
-                while True:
-                    feed.write(b'{"session_id": "abc"}\n' * 4096)
-            except (BrokenPipeError, ValueError, OSError):
-                pass
-
-        writer = threading.Thread(target=flood, daemon=True)
-        writer.start()
+    def flood() -> None:
         try:
-            assert printed(proc) == LINE + "\n"
-        finally:
-            proc.kill()
-            writer.join(timeout=10)
+            while True:
+                feed.write('{"session_id": "abc"}\n' * 4096)
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    writer = threading.Thread(target=flood, daemon=True)
+    writer.start()
+    try:
+        assert printed(proc) == LINE + "\n"
+    finally:
+        proc.kill()
+        writer.join(timeout=10)
 
 
 def test_a_terminal_on_stdin_is_not_read_and_a_terminal_on_stdout_gets_colour(

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import processes_mentioning
+from conftest import Spawn, processes_mentioning
 from test_status import record_failure
 from test_status_line import LINE, save, usage
 
@@ -35,27 +35,6 @@ def watch_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "consolescrape", "status", "--watch", *args]
 
 
-@contextmanager
-def watching(*args: str, sigint: bool = True) -> Iterator[subprocess.Popen[str]]:
-    """`consolescrape status --watch <args>` with its output on pipes, killed if still running."""
-    proc = subprocess.Popen(
-        watch_command(*args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint if sigint else None,
-    )
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None and not stream.closed:
-                stream.close()
-
-
 def stopped_by_sigint(proc: subprocess.Popen[str]) -> str:
     """Send SIGINT; what it printed after, once it has ended with exit 0 and no message."""
     proc.send_signal(signal.SIGINT)
@@ -64,44 +43,51 @@ def stopped_by_sigint(proc: subprocess.Popen[str]) -> str:
     return rest
 
 
-def test_without_a_terminal_it_prints_a_line_per_interval_until_sigint(home: Path) -> None:
+def watching(spawn: Spawn, *args: str) -> subprocess.Popen[str]:
+    """`consolescrape status --watch <args>` with its output on pipes (killed after the test)."""
+    return spawn("status", "--watch", *args, stdout=subprocess.PIPE, preexec_fn=_default_sigint)
+
+
+def test_without_a_terminal_it_prints_a_line_per_interval_until_sigint(
+    home: Path, spawn: Spawn
+) -> None:
     save(home, usage())
-    with watching("0.3") as proc:
-        assert proc.stdout is not None
-        assert [proc.stdout.readline(), proc.stdout.readline()] == [LINE + "\n"] * 2
-        assert all(line == LINE for line in stopped_by_sigint(proc).splitlines())
+    proc = watching(spawn, "0.3")
+    assert proc.stdout is not None
+    assert [proc.stdout.readline(), proc.stdout.readline()] == [LINE + "\n"] * 2
+    assert all(line == LINE for line in stopped_by_sigint(proc).splitlines())
     assert processes_mentioning(home) == [], "watching never starts a browser"
 
 
 def test_watch_without_seconds_and_with_line_uses_the_default_and_the_template(
-    home: Path,
+    home: Path, spawn: Spawn
 ) -> None:
     save(home, usage(age=timedelta(minutes=25, seconds=10)))
-    with watching("--format", "{session} {warning}") as proc:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "47% (stale 25m)\n"
-        stopped_by_sigint(proc)
+    proc = watching(spawn, "--format", "{session} {warning}")
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "47% (stale 25m)\n"
+    stopped_by_sigint(proc)
 
 
-def test_a_reader_that_goes_away_ends_the_watch_quietly(home: Path) -> None:
+def test_a_reader_that_goes_away_ends_the_watch_quietly(home: Path, spawn: Spawn) -> None:
     save(home, usage())
-    with watching("0.2") as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        assert proc.stdout.readline() == LINE + "\n"
-        proc.stdout.close()  # as `consolescrape status --watch | head -1` does
-        assert proc.wait(timeout=PATIENCE) == 0
-        assert proc.stderr.read() == ""
+    proc = watching(spawn, "0.2")
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == LINE + "\n"
+    proc.stdout.close()  # as `consolescrape status --watch | head -1` does
+    assert proc.wait(timeout=PATIENCE) == 0
+    assert proc.stderr.read() == ""
 
 
-def test_sigterm_ends_the_watch_as_it_ends_every_command(home: Path) -> None:
+def test_sigterm_ends_the_watch_as_it_ends_every_command(home: Path, spawn: Spawn) -> None:
     save(home, usage())
-    with watching("0.3", sigint=False) as proc:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == LINE + "\n"
-        proc.terminate()
-        _, errors = proc.communicate(timeout=PATIENCE)
-        assert proc.returncode == 128 + signal.SIGTERM
-        assert "stopped by SIGTERM" in errors
+    proc = watching(spawn, "0.3")
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == LINE + "\n"
+    proc.terminate()
+    _, errors = proc.communicate(timeout=PATIENCE)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM" in errors
 
 
 class Terminal:
