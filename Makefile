@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/history.py
 	$(BIN)/python benchmarks/site_conditions.py
 	$(BIN)/python benchmarks/oauth.py
+	$(BIN)/python benchmarks/status_line.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -374,6 +375,38 @@ def status(
             show_default=False,
         ),
     ] = None,
+    line: Annotated[
+        bool,
+        typer.Option("--line", help="One short line for a status bar or prompt, on stdout."),
+    ] = False,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="The line from a template: {session} {session_resets} {weekly} "
+            "{weekly_resets} {model} {age} {warning} {line} (README: In your status bar).",
+            show_default=False,
+        ),
+    ] = None,
+    color: Annotated[
+        bool | None,
+        typer.Option(
+            "--color/--no-color",
+            help="Colour the line (default: only when stdout is a terminal).",
+            show_default=False,
+        ),
+    ] = None,
+    watch: Annotated[
+        float | None,
+        typer.Option(
+            "--watch",
+            metavar="[SECONDS]",
+            min=0.1,
+            help="Redraw every SECONDS (default 5) until Ctrl-C; without a terminal, one "
+            "line per interval. Never scrapes.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Show the latest usage, its age, the last run and sync, and the outbox.
 
@@ -381,10 +414,14 @@ def status(
     Usage: consolescrape status
            consolescrape status --check --max-age 20 || notify-send "consolescrape needs you"
            consolescrape status --home ~/.local/share/cs-work --home ~/.local/share/cs-home
+           consolescrape status --line            (tmux, a prompt, Claude Code's statusLine)
+           consolescrape status --watch
     """
     from consolescrape import jobs
 
     homes = homes or []
+    if line or template is not None or watch is not None:
+        _status_live(common, homes, check, max_age, line, template, color, watch)
     common = dataclasses.replace(common, home=homes[0] if homes else None)
     if len(homes) > 1:
         from consolescrape import status as view
@@ -410,6 +447,39 @@ def status(
             settings, reporter, check=check, max_age=max_age * 60, as_json=common.json
         ),
         checking=check,
+    )
+
+
+def _status_live(
+    common: Common,
+    homes: list[Path],
+    check: bool,
+    max_age: float,
+    line: bool,
+    template: str | None,
+    color: bool | None,
+    watch: float | None,
+) -> NoReturn:
+    """`status --line` and `status --watch`: the views a status bar or a terminal keeps open."""
+    from consolescrape import status_line
+
+    if common.json or check:
+        raise typer.BadParameter(
+            "--line, --format and --watch show the data; they do not combine with "
+            f"{'--json' if common.json else '--check'}"
+        )
+    options = status_line.LineOptions(homes, common.env_file, max_age, template, color)
+    if watch is None:
+        raise typer.Exit(status_line.run(options))
+    from consolescrape import watch as watching
+
+    _execute(
+        "status",
+        dataclasses.replace(common, home=homes[0] if homes else None),
+        {},
+        lambda _, reporter: watching.watch(
+            options, every=watch, lines=line or template is not None
+        ),
     )
 
 
@@ -633,4 +703,6 @@ def _common(
 
 
 def main() -> None:
-    app()
+    from consolescrape.watch import with_interval
+
+    app(args=with_interval(sys.argv[1:]))

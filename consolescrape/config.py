@@ -401,6 +401,31 @@ def load(
     return Settings(**values, env_file=used_file, origins=origins)
 
 
+def load_home(
+    home: Path | None = None,
+    *,
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings for a reader that needs only the home (`status --line`): the home as `load`
+    resolves it, every other value its default. A status bar pays this every second, so the
+    .env (python-dotenv, ~7 ms) is parsed only when it names CONSOLESCRAPE_HOME, and then by
+    `load` itself; a setting the line does not use can never fail it."""
+    environ = os.environ if environ is None else environ
+    if env_file is not None and not env_file.is_file():
+        raise UsageError(f"--env-file {env_file}: no such file")
+    if home is None and "CONSOLESCRAPE_HOME" in environ:
+        # Set but empty hides the .env's value, as in `load`.
+        home = Path(environ["CONSOLESCRAPE_HOME"] or default_home())
+    if home is None:
+        for candidate in _env_file_candidates(env_file, default_home()):
+            if candidate.is_file():
+                if b"CONSOLESCRAPE_HOME" in candidate.read_bytes():
+                    return load(env_file=env_file, environ=environ)
+                break
+    return Settings(home=Path(home or default_home()).expanduser().absolute())
+
+
 def check_usage_url(url: str, origin: str | None) -> None:
     """Only web pages are read: a file: or data: URL would hand local files to the browser."""
     parts = _split(url)

@@ -6,7 +6,6 @@ Pure logic: no I/O, no third-party imports.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -368,6 +367,8 @@ class Payload:
 
 def payload_id(body: Mapping[str, Any]) -> str:
     """A stable id of a normalised payload: the same snapshot always gets the same key."""
+    import hashlib  # here: `status --line`, which a bar runs every second, sends nothing
+
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

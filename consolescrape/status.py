@@ -286,6 +286,11 @@ def limit_label(key: str) -> str:
     return model.model_name(key)
 
 
+def percent_style(percent: float) -> str:
+    """The colour a limit's percent is shown in: green, yellow from 70 %, red from 90 %."""
+    return "red" if percent >= 90 else "yellow" if percent >= 70 else "green"
+
+
 def _countdown(limit: model.Limit, now: datetime) -> str:
     if limit.resets_at is None:
         return limit.resets_in
@@ -367,8 +372,9 @@ def render(status: Status, console: Any) -> None:
         for label, percent, reset in rows(status):
             width = 24
             filled = round(width * min(max(percent, 0), 100) / 100)
-            color = "red" if percent >= 90 else "yellow" if percent >= 70 else "green"
-            bar = Text("█" * filled, style=color) + Text("░" * (width - filled), style="dim")
+            bar = Text("█" * filled, style=percent_style(percent)) + Text(
+                "░" * (width - filled), style="dim"
+            )
             table.add_row(label, bar, f"{percent:g}%".rjust(4), reset)
         console.print(table)
         _render_forecasts(status, console)

@@ -11,7 +11,6 @@ import os
 import re
 import shlex
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -142,6 +141,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int, durable: bool = True) ->
     dot and ends in .tmp, so no reader (a collector reading *.prom) ever sees half a file.
     `durable=False` skips the fsyncs, for a file that matters only until the machine stops.
     """
+    # Imported here: readers of the home (`status --line`, every second in a bar) never write.
+    import tempfile
+
     directory = path.parent
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
