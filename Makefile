@@ -34,6 +34,7 @@ test: lint display
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/cost.py
 	$(BIN)/python benchmarks/history.py
 
 clean:
