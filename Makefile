@@ -35,6 +35,7 @@ test: lint display
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/cost.py
 	$(BIN)/python benchmarks/history.py
 	$(BIN)/python benchmarks/site_conditions.py
 	$(BIN)/python benchmarks/oauth.py

@@ -32,7 +32,8 @@ def main() -> None:
     driver = Chrome(options=options, service=Service(executable_path=shutil.which("chromedriver")))
     try:
         driver.get(url)
-        WebDriverWait(driver, 30).until(
+        # Polled as often as consolescrape polls (Selenium's default is every 0.5 s).
+        WebDriverWait(driver, 30, poll_frequency=0.1).until(
             lambda d: "% used" in d.find_element(By.TAG_NAME, "body").text
         )
         text = driver.find_element(By.TAG_NAME, "body").text

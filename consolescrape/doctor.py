@@ -76,7 +76,42 @@ def check_browser(settings: Settings) -> list[Check]:
         )
     else:
         checks.append(Check("chromedriver", True, f"{driver} {driver_version}"))
+    checks.append(check_headless(settings, chrome, driver_version))
     return checks
+
+
+def check_headless(settings: Settings, chrome: Path, driver_version: str | None) -> Check:
+    """Which browser a headless run uses: the headless shell when it is installed and matches
+    chromedriver, else Chrome (never a failure: both work, the shell costs less)."""
+    from consolescrape import browser
+    from consolescrape.browser import shell
+
+    light = shell.headless_shell(settings, headed=False)
+    if light is None:
+        why = "configured" if settings.chrome_binary is not None else "no headless shell found"
+        return Check(
+            "headless browser",
+            True,
+            f"{chrome.name} --headless=new ({why})",
+            "" if settings.chrome_binary is not None else shell.INSTALL_ADVICE,
+            required=False,
+        )
+    version = browser.binary_version(light)
+    if _major(version) != _major(driver_version):
+        return Check(
+            "headless browser",
+            False,
+            f"{light} {version or '(no version)'} does not match chromedriver's major version, "
+            f"so runs use {chrome.name}",
+            "install the headless shell of chromedriver's version, or remove it",
+            required=False,
+        )
+    return Check(
+        "headless browser",
+        True,
+        f"{light} {version} (the headless shell; {chrome.name} when it does not start)",
+        required=False,
+    )
 
 
 def check_profile(settings: Settings) -> Check:

@@ -487,7 +487,8 @@ def test_killed_run_leaves_processes_that_the_next_run_clears(
     child.wait(10)
     # As measured (docs/architecture.md): SIGKILL leaves chromedriver and Chrome running.
     assert on_profile(settings.profile), "expected Chrome to outlive its killed parent"
-    assert os.path.lexists(settings.profile / "SingletonLock")
+    if shell.headless_shell(settings, headed=False) is None:  # the shell keeps no such lock
+        assert os.path.lexists(settings.profile / "SingletonLock")
     assert limits(browser.scrape(at(settings, site.url))) == SAMPLE
     assert on_profile(settings.profile) == []
     assert drivers and not any(alive(pid) for pid in drivers)
@@ -557,3 +558,101 @@ def test_a_plain_file_singleton_lock_is_cleared_and_the_run_works(
     lock.write_text("not a link")
     assert limits(scrape(logged_in, site)) == SAMPLE
     assert not lock.exists() or lock.is_symlink()
+
+
+# --- as light as the job allows ------------------------------------------------------------------
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from heavy_site import USAGE_PATH, usage_answer, write_heavy_site  # noqa: E402
+
+from consolescrape.browser import shell  # noqa: E402
+
+
+def test_endpoint_with_every_section_opens_no_page_of_the_app(
+    site: StandIn, logged_in: Settings
+) -> None:
+    site.set_api(usage_answer())
+    asked = len(site.paths())
+    snapshot = scrape(logged_in, site)
+    assert snapshot.source == "api"
+    assert {k: v[1] for k, v in limits(snapshot).items()} == {
+        "currentSession": 47,
+        "allModels": 31,
+        "sonnetOnly": 10,
+    }
+    # The JSON document the endpoint is asked from, and the endpoint: nothing of the app.
+    assert set(site.paths()[asked:]) == {"/api/organizations", "/api/organizations/org-1/usage"}
+
+
+def test_endpoint_without_a_section_still_opens_the_page_to_complete_it(
+    site: StandIn, logged_in: Settings
+) -> None:
+    answer = usage_answer()
+    answer["limits"] = answer["limits"][:2]  # type: ignore[index]  # no Sonnet row
+    site.set_api(answer)
+    asked = len(site.paths())
+    snapshot = scrape(logged_in, site)
+    assert snapshot.source == "mixed"
+    assert limits(snapshot)["sonnetOnly"] == SAMPLE["sonnetOnly"]
+    # The endpoint was asked once, before the page: the page does not ask it again.
+    assert site.paths()[asked:].count("/api/organizations/org-1/usage") == 1
+    assert USAGE_PATH in site.paths()[asked:]
+
+
+@pytest.fixture(scope="module")
+def app_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The heavy stand-in's app shell, lighter: the same script, font and images, less work."""
+    return write_heavy_site(tmp_path_factory.mktemp("app"), megabytes=0.05, spin=0, images=3)
+
+
+def test_app_page_carries_the_run_without_fonts_or_images_when_the_endpoint_fails(
+    site: StandIn, logged_in: Settings, app_pages: dict[str, Path]
+) -> None:
+    site.configure(page=app_pages[USAGE_PATH], pages=app_pages)  # no endpoint: 404
+    asked = len(site.paths())
+    snapshot = scrape(logged_in, site)
+    assert snapshot.source == "page"
+    assert limits(snapshot) == SAMPLE
+    fetched = site.paths()[asked:]
+    assert "/static/app.js" in fetched, "the app's script must run to render the panel"
+    assert not [p for p in fetched if p.endswith((".ttf", ".png"))], fetched
+
+
+def test_headless_shell_is_used_and_sends_what_chrome_sends(
+    site: StandIn, logged_in: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    light = shell.headless_shell(logged_in, headed=False)
+    assert light is not None, "install chromium-headless-shell (scripts/install-browser)"
+    caplog.set_level(logging.DEBUG)
+    asked = len(site.requests)
+    assert limits(scrape(logged_in, site)) == SAMPLE
+    assert f"browser: {light.name} launched" in caplog.text
+    for seen in site.requests[asked:]:
+        headers = {k.lower(): v for k, v in seen.headers.items()}
+        assert "HeadlessChrome" not in seen.user_agent + headers.get("sec-ch-ua", "")
+        assert '"Chromium"' in headers.get("sec-ch-ua", "")
+        assert headers.get("accept-language", "").startswith("en-US")
+
+
+def test_a_headless_shell_that_does_not_start_is_replaced_by_chrome(
+    site: StandIn,
+    logged_in: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = tmp_path / "chromium-headless-shell"
+    broken.write_text("#!/bin/sh\necho 'cannot open shared object file' >&2\nexit 127\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(shell, "SHELL_PATHS", (broken,))
+    monkeypatch.setattr(shell, "SHELL_NAMES", ())
+    caplog.set_level(logging.DEBUG)
+    assert limits(scrape(logged_in, site)) == SAMPLE
+    assert "chromium-headless-shell did not start" in caplog.text
+    assert on_profile(logged_in.profile) == []
+
+
+def test_a_configured_browser_is_used_as_it_is(tmp_path: Path) -> None:
+    chrome = Path(shutil.which("chromium") or "/usr/bin/chromium")
+    assert shell.headless_shell(make_settings(tmp_path, chrome_binary=chrome), headed=False) is None
+    assert shell.headless_shell(make_settings(tmp_path), headed=True) is None

@@ -8,6 +8,8 @@ One job per module:
 - `session`: one Chrome session with its deadline, signals and guaranteed tear-down;
 - `usage_page`: what the page is and what its text shows (open this when the markup changes);
 - `endpoint`: the site's JSON endpoint, asked from inside the page;
+- `shell`: the headless shell, run instead of Chrome when it is installed;
+- `lean`: the endpoint asked before any page of the app, and what the page is read without;
 - `login`: the two ways to log the profile in.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import logging
 
+from consolescrape.browser import lean
 from consolescrape.browser.chrome import binary_version, chrome_flags, find_browser
 from consolescrape.browser.endpoint import read_api
 from consolescrape.browser.login import login_interactive, login_with_session_key
@@ -41,8 +44,9 @@ logger = logging.getLogger(__name__)
 
 
 def scrape(settings: Settings, *, headed: bool = False, record: Record | None = None) -> Snapshot:
-    """Open the usage page with the profile and read the limits: the JSON endpoint first, asked
-    as soon as a logged-in page of the site has loaded, then the page text for what it lacks.
+    """Read the limits with the profile: the JSON endpoint first, asked from a JSON document of
+    the site (no page of the app loads when it has every section); else the usage page, its
+    text for what the endpoint lacks.
 
     Raises LoggedOut (the page asks for a login) or ScrapeFailed (no browser, timeout, bot
     check, no usage section, no plan limits); debug files of the page are saved on failure.
@@ -52,9 +56,14 @@ def scrape(settings: Settings, *, headed: bool = False, record: Record | None = 
     with Browser(
         settings, headed=headed, seconds=settings.timeout, what="the browser phase", record=record
     ) as browser:
-        land(browser, settings.usage_url)
-        api = read_api(browser, tz=tz)
-        snapshot = read_usage(browser, tz=tz, api=api)
+        first = lean.endpoint_first(browser, tz=tz)
+        if first.snapshot is not None:
+            snapshot = first.snapshot
+        else:
+            lean.block_extras(browser)
+            land(browser, settings.usage_url)
+            api = first.api if first.asked else read_api(browser, tz=tz)
+            snapshot = read_usage(browser, tz=tz, api=api)
         log_origins(snapshot)
         logger.debug(
             f"browser: usage read {browser.elapsed():.2f} s after start ({snapshot.source})"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from consolescrape import signals, store
-from consolescrape.browser import cache
+from consolescrape.browser import cache, shell
 from consolescrape.browser.chrome import (
     check_display,
     child_env,
@@ -173,9 +173,6 @@ class Browser:
         )
 
     def _launch(self) -> None:
-        from selenium.webdriver import Chrome, ChromeOptions
-        from selenium.webdriver.chrome.service import Service
-
         if self.headed:
             check_display("run without --headed (or set DISPLAY)")
         chrome, driver_path = find_browser(self.settings)
@@ -184,6 +181,27 @@ class Browser:
         self._owns_profile = True
         cleanup_profile(self.profile)
         cache.trim(self.profile)  # no Chrome of ours runs on it now: its caches may go
+        light = shell.headless_shell(self.settings, headed=self.headed)
+        if light is not None:
+            try:
+                self._start(light, driver_path)
+                return
+            except Exception as exc:
+                if browser_failure(exc, starting=True) is None:
+                    raise
+                logger.debug(
+                    f"browser: {light.name} did not start ({first_line(str(exc))}); "
+                    f"using {chrome.name}"
+                )
+                self._kill_tree()
+                self.driver = self.service = None
+                cleanup_profile(self.profile)
+        self._start(chrome, driver_path)
+
+    def _start(self, chrome: Path, driver_path: Path) -> None:
+        from selenium.webdriver import Chrome, ChromeOptions
+        from selenium.webdriver.chrome.service import Service
+
         options = ChromeOptions()
         options.binary_location = str(chrome)
         for flag in chrome_flags(self.profile, headed=self.headed):
@@ -224,7 +242,9 @@ class Browser:
             # Its own process group: the whole tree can be killed if quit() stalls.
             popen_kw={"start_new_session": True},
         )
+        shell.adapt(options, chrome)
         self.driver = Chrome(options=options, service=self.service)
+        shell.started(self.driver, chrome, agent)
         logger.debug(f"browser: {chrome.name} launched in {self.elapsed():.2f} s")
 
     def _save_debug(self) -> None:

@@ -37,6 +37,14 @@ ORGANIZATIONS: list[dict[str, Any]] = [
         "capabilities": ["chat", "claude_max"],
     },
 ]
+#: Content types of the files a page may load; anything else is served as an HTML page.
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".ttf": "font/ttf",
+    ".woff2": "font/woff2",
+}
 # A 1×1 transparent PNG: pages reference images, so "images off" has something to skip.
 _PIXEL = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -78,7 +86,8 @@ class Scenario:
     #: The usage endpoint never answers (the page must carry the run).
     api_hang: bool = False
     #: Pages served at these paths instead of the built-in ones (e.g. "/upgrade", or a "/login"
-    #: whose script logs in the way a person would).
+    #: whose script logs in the way a person would), or files a page loads (a script, a font,
+    #: an image: the content type follows the file's suffix).
     pages: dict[str, Path] = dataclasses.field(default_factory=dict)
 
 
@@ -248,19 +257,28 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_file(
         self, page: Path, status: int = HTTPStatus.OK, cookies: list[str] | None = None
     ) -> None:
-        self._send(status, page.read_bytes(), "text/html; charset=utf-8", cookies)
+        kind = _TYPES.get(page.suffix)
+        # A page's script, font and images are fingerprinted files on the real site, cached
+        # for good as there; pages themselves change between runs at the same URL.
+        cache = "public, max-age=31536000, immutable" if kind else "no-store"
+        self._send(status, page.read_bytes(), kind or "text/html; charset=utf-8", cookies, cache)
 
     def _send_json(self, status: int, doc: object) -> None:
         self._send(status, json.dumps(doc).encode(), "application/json")
 
     def _send(
-        self, status: int, body: bytes, content_type: str, cookies: list[str] | None = None
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        cookies: list[str] | None = None,
+        cache: str = "no-store",
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        # Pages change between runs at the same URL, and the profile persists: never cache.
-        self.send_header("Cache-Control", "no-store")
+        # Pages change between runs at the same URL, and the profile persists: no-store.
+        self.send_header("Cache-Control", cache)
         for cookie in cookies or []:
             self.send_header("Set-Cookie", cookie)
         self.end_headers()
