@@ -298,6 +298,9 @@ class Browser:
         if self.record is not None and process is not None and process.poll() is not None:
             self.record.ended(process.pid)
         left = wait_gone(self.profile, 3.0) if self._owns_profile else []
+        if self._owns_profile and not left:
+            # The headless shell ignores --disk-cache-size: bound the caches after the run too.
+            cache.trim(self.profile)
         self._cancel.set()
         logger.debug(
             f"browser: closed in {time.monotonic() - began:.2f} s"
