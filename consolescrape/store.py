@@ -6,7 +6,6 @@ import contextlib
 import errno
 import fcntl
 import json
-import logging
 import os
 import re
 import shlex
@@ -19,8 +18,6 @@ from typing import Any
 
 from consolescrape import model
 from consolescrape.errors import ConfigError, EnvironmentFault, Locked
-
-logger = logging.getLogger(__name__)
 
 
 def private_dir(path: Path) -> Path:
@@ -323,7 +320,9 @@ class Outbox:
                 with contextlib.suppress(FileNotFoundError):
                     file.unlink()
         if dropped:
-            logger.warning(
+            import logging  # here only: `status --line` reads this module and logs nothing
+
+            logging.getLogger(__name__).warning(
                 f"outbox/rejected/ over its cap of {self.cap}: dropped the {len(dropped)} oldest "
                 "refused snapshot(s)"
             )

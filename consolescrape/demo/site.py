@@ -205,17 +205,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if scenario.content_delay and self.site.stopping.wait(scenario.content_delay):
             return
-        # The real app keeps the chosen organization in a cookie that the scraper may read.
-        org = scenario.last_active_org
-        cookies = [f"lastActiveOrg={org}; Path=/; SameSite=Lax"] if org is not None else []
-        self._send_file(scenario.page, cookies=cookies)
+        self._send_file(scenario.page, cookies=_org_cookie(scenario))
 
     def _api(self, path: str, scenario: Scenario, logged_in: bool) -> None:
         if not logged_in:
             error = {"type": "permission_error", "message": "Invalid authorization"}
             self._send_json(HTTPStatus.FORBIDDEN, {"type": "error", "error": error})
         elif path == "/api/organizations":
-            self._send_json(HTTPStatus.OK, scenario.organizations)
+            body = json.dumps(scenario.organizations).encode()
+            self._send(HTTPStatus.OK, body, "application/json", cookies=_org_cookie(scenario))
         elif path == f"/api/organizations/{scenario.usage_org}/usage" and scenario.api is not None:
             if scenario.api_hang:
                 self.site.stopping.wait()
@@ -283,3 +281,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Set-Cookie", cookie)
         self.end_headers()
         self.wfile.write(body)
+
+
+def _org_cookie(scenario: Scenario) -> list[str]:
+    """The real site keeps the chosen organization in a long-lived cookie that the scraper may
+    read, however it reached the site (a page, or the JSON document of the organizations)."""
+    org = scenario.last_active_org
+    if org is None:
+        return ["lastActiveOrg=; Path=/; Max-Age=0"]
+    return [f"lastActiveOrg={org}; Path=/; Max-Age=31536000; SameSite=Lax"]
