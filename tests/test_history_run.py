@@ -221,4 +221,4 @@ def test_a_broken_history_never_fails_a_run(
     assert len(warnings) == 1, result.stderr
     assert "fix:" in warnings[0]
     assert alerts_sent(env) == [], "without a record of it, an alert could repeat: none is sent"
-    assert "✗ history:" in doctor.stderr and "fix:" in doctor.stderr.split("✗ history:")[1]
+    assert "✗ history:" in doctor.stdout and "fix:" in doctor.stdout.split("✗ history:")[1]

@@ -248,8 +248,8 @@ def test_model_row_hint_on_every_run_path_and_in_status_and_doctor(
     result = cli(*args, env=run_env)
     assert result.code == 0, result.stderr
     assert result.stderr.count(HINT) == 1
-    assert HINT in cli("status", env=run_env).stderr
-    assert HINT in cli("doctor", env=run_env).stderr
+    assert HINT in cli("status", env=run_env).stdout
+    assert HINT in cli("doctor", env=run_env).stdout
     if way == "key, synced":
         [got] = receiver.accepted
         assert (
