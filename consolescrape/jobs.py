@@ -294,6 +294,7 @@ def status(
     from consolescrape import status as view
 
     found = view.collect(settings, max_age=max_age)
+    found.problems = [(what, reporter.advise(fix)) for what, fix in found.problems]
     if not as_json:
         view.render(found, reporter.console)
     outcome = Outcome(data=view.to_json(found))
@@ -316,7 +317,7 @@ def doctor(settings: Settings, reporter: Reporter, *, online: bool) -> Outcome:
         mark = "✓" if check.ok else ("✗" if check.required else "!")
         reporter.line(f"{mark} {check.name}: {check.detail}")
         if not check.ok and check.fix:
-            reporter.line(f"    fix: {check.fix}")
+            reporter.line(f"    fix: {reporter.advise(check.fix)}")
     if reporter.verbose:
         reporter.console.print(f"  consolescrape {version()}", markup=False)
         for name, value, origin in checks.resolved_settings(settings):

@@ -356,4 +356,6 @@ def render(status: Status, console: Any) -> None:
     if status.hint:
         console.print(Text(f"hint: {clean(status.hint)}", style="yellow"))
     for what, fix in status.problems:
-        console.print(Text.assemble(("✗ ", "bold red"), clean(what), (f" → {fix}", "cyan")))
+        console.print(Text.assemble(("✗ ", "bold red"), clean(what)))
+        # The fix on a line of its own, never broken: the commands in it are copied whole.
+        console.print(Text(f"  → {fix}", style="cyan"), soft_wrap=True)

@@ -97,3 +97,11 @@ def test_a_run_in_another_home_advises_login_in_that_home(cli: CLI, tmp_path: Pa
     assert f"consolescrape login --home '{other}'" in result.stderr
     doc = cli("run", "--home", str(other), "--json").json
     assert f"consolescrape login --home '{other}'" in doc["error"]["advice"]
+
+
+def test_status_and_doctor_fixes_repeat_the_home(cli: CLI, tmp_path: Path) -> None:
+    other = tmp_path / "h2"
+    status = cli("status", "--check", "--home", str(other))
+    assert f"`consolescrape login --home {other}` once" in status.stdout
+    doc = cli("status", "--check", "--json", "--home", str(other)).json
+    assert f"consolescrape login --home {other}" in doc["data"]["problems"][0]["fix"]
