@@ -124,6 +124,10 @@ def _warn_if_older_than_delivered(
 
 def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
     """One cron tick: scrape once, save, queue and deliver, then the health ping."""
+    from consolescrape.config import unknown_warnings
+
+    for warning in unknown_warnings(settings):
+        reporter.warn(warning)
     try:
         outcome = _run(settings, options, reporter)
     except Locked:

@@ -131,3 +131,46 @@ def test_one_version_everywhere(cli: CLI, receiver: ScriptedReceiver, tmp_path: 
     data = write_snapshot(tmp_path / "usage-data.json")
     assert cli("sync", "--file", str(data), env=sync_env(receiver)).code == 0
     assert receiver.accepted[-1].header("User-Agent") == f"consolescrape/{expected}"
+
+
+def test_doctor_checks_the_alert_command_and_the_metrics_folder(
+    cli: CLI, good: dict[str, str], tmp_path: Path
+) -> None:
+    script = tmp_path / "notify"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o644)
+    env = {
+        "CONSOLESCRAPE_ALERT_COMMAND": f"{script} --loud",
+        "CONSOLESCRAPE_METRICS_FILE": str(tmp_path / "missing" / "cs.prom"),
+    }
+    result = cli("doctor", env=env)
+    assert result.code == 9
+    assert f"✗ alert command: {script} is not executable" in result.stdout
+    assert f"fix: chmod +x {script}" in result.stdout
+    assert f"✗ metrics file: {tmp_path / 'missing'} does not exist" in result.stdout
+    assert f"fix: mkdir -p {tmp_path / 'missing'}" in result.stdout
+    script.chmod(0o755)
+    (tmp_path / "missing").mkdir()
+    fixed = cli("doctor", env=env)
+    assert fixed.code == 0, fixed.stdout
+    assert f"✓ alert command: {script}" in fixed.stdout and "✓ metrics file" in fixed.stdout
+    unknown = cli("doctor", env={"CONSOLESCRAPE_ALERT_COMMAND": "no-such-notifier-xyz"})
+    assert "✗ alert command: no-such-notifier-xyz is not found" in unknown.stdout
+
+
+def test_doctor_online_pings_the_health_check_once(
+    cli: CLI, good: dict[str, str], pings: tuple[str, list[str]]
+) -> None:
+    url, seen = pings
+    offline = cli("doctor", env={"CONSOLESCRAPE_HEALTHCHECK_URL": url})
+    assert f"✓ health check: {url} (add --online" in offline.stdout
+    assert seen == [], "no ping without --online"
+    # --online also loads the usage page: a closed local port, so nothing leaves the machine.
+    page = {"CONSOLESCRAPE_USAGE_URL": "http://127.0.0.1:9/settings/usage"}
+    online = cli("doctor", "--online", env={**page, "CONSOLESCRAPE_HEALTHCHECK_URL": url})
+    assert f"✓ health check: {url} answered (pinged once)" in online.stdout
+    assert seen == ["/ping/abc"]
+    dead = "http://127.0.0.1:9/ping/abc"
+    result = cli("doctor", "--online", env={**page, "CONSOLESCRAPE_HEALTHCHECK_URL": dead})
+    assert result.code == 9
+    assert f"✗ health check: {dead} did not answer with a success within 5 s" in result.stdout
