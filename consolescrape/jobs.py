@@ -275,13 +275,17 @@ def login(
 
     with store.hold_home(settings.home):
         if session_key_stdin:
-            value = sys.stdin.readline().strip()
+            value = _read_session_key()
             if not value:
                 raise UsageError("--session-key-stdin: nothing was read from standard input")
             # Like the API key, the session value is redacted from every line and the result.
             reporter.secrets.append(Secret(value))
             browser.login_with_session_key(settings, value)
         else:
+            from consolescrape.browser.chrome import HEADLESS_LOGIN_ADVICE, check_display
+
+            # No screen: say so first, rather than announce a window that cannot open.
+            check_display(HEADLESS_LOGIN_ADVICE)
             reporter.info(
                 f"a browser window opens on the usage page: log in there (within {timeout:g} s); "
                 "it closes by itself once the usage page shows"
@@ -289,6 +293,16 @@ def login(
             browser.login_interactive(settings, timeout=timeout)
     reporter.info(f"logged in: the profile at {settings.profile} can read the usage page")
     return Outcome(data={"profile": str(settings.profile)})
+
+
+def _read_session_key() -> str:
+    """The sessionKey from stdin: asked for without echo at a terminal, read as is from a pipe."""
+    if sys.stdin.isatty():
+        import getpass
+
+        # getpass writes the prompt to the terminal itself, never to stdout.
+        return getpass.getpass("sessionKey cookie value (not shown as you type): ").strip()
+    return sys.stdin.readline().strip()
 
 
 def status(

@@ -8,8 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -160,6 +161,48 @@ def test_bot_check_is_exit_4_not_a_logout_and_keeps_old_data(
     assert state["run"]["ok"] is False and state["run"]["exitCode"] == 4
 
 
+def test_login_without_a_display_says_so_before_announcing_a_window(cli: CLI, home: Path) -> None:
+    result = cli("login", env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert result.code == 7
+    assert "no display" in result.stderr and "--session-key-stdin" in result.stderr
+    assert "window opens" not in result.stderr
+
+
+def test_session_key_typed_at_a_terminal_is_asked_for_and_not_echoed(
+    site: StandIn, home: Path
+) -> None:
+    import pty
+
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the real CLI with the pseudo-terminal as its stdin and stdout
+        os.environ["CONSOLESCRAPE_USAGE_URL"] = site.url
+        os.execv(  # noqa: S606 - the real CLI, no shell involved
+            sys.executable, [sys.executable, "-m", "consolescrape", "login", "--session-key-stdin"]
+        )
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"not shown as you type" not in seen:
+            assert time.monotonic() < deadline, seen
+            seen += os.read(terminal, 1024)
+        os.write(terminal, SESSION_KEY.encode() + b"\n")
+        while True:
+            try:
+                chunk = os.read(terminal, 1024)
+            except OSError:  # the child closed the terminal: it has ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert SESSION_KEY.encode() not in seen, "the secret was echoed"
+    assert b"logged in" in seen
+    assert (home / "profile").is_dir()
+
+
 def test_hanging_page_ends_within_the_timeout_with_exit_4(
     cli: CLI, env: dict[str, str], site: StandIn, home: Path
 ) -> None:
@@ -169,6 +212,55 @@ def test_hanging_page_ends_within_the_timeout_with_exit_4(
     elapsed = time.monotonic() - started
     assert result.code == 4
     assert elapsed < 6 + 15, f"took {elapsed:.1f} s"
+    assert "within 6 s" in result.stderr, "the deadline as given, not the time it stopped at"
+    assert not (home / "usage-data.json").exists()
+
+
+@pytest.fixture
+def gone_page() -> Iterator[Callable[[int], str]]:
+    """A page on 127.0.0.1 served with the HTTP status asked for (a moved or deleted page)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answer = {"status": 404}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><title>Not found</title><body><p>Nothing here.</p></body></html>"
+            self.send_response(answer["status"])
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def serve(status: int) -> str:
+        answer["status"] = status
+        return f"http://127.0.0.1:{server.server_address[1]}/settings/usage"
+
+    try:
+        yield serve
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_a_usage_page_answering_an_http_error_names_the_status_and_the_url(
+    cli: CLI, env: dict[str, str], home: Path, gone_page: Callable[[int], str], status: int
+) -> None:
+    url = gone_page(status)
+    started = time.monotonic()
+    result = cli("run", "--json", "--url", url, env=env)
+    assert result.code == 4
+    message = result.json["error"]["message"]
+    assert f"HTTP {status}" in message and url in message, message
+    assert "may have changed" not in result.stderr
+    assert time.monotonic() - started < 25, "told at once, not after the 30 s deadline"
     assert not (home / "usage-data.json").exists()
 
 
@@ -203,6 +295,8 @@ def test_a_second_run_while_one_holds_the_lock_exits_8(
         result = cli("run", env=env)
     assert result.code == 8
     assert f"pid {os.getpid()}" in result.stderr
+    # A normal overlap under cron: an info line, not an error to act on.
+    assert "error:" not in result.stderr and "fix:" not in result.stderr
 
 
 def test_health_ping_on_success_and_on_failure(

@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from consolescrape import extract
 from consolescrape.browser.session import NETWORK_ADVICE, Browser, first_line, origin_path
+from consolescrape.config import DEFAULT_USAGE_URL
 from consolescrape.errors import LOGIN_ADVICE, LoggedOut, NoPlanLimits, ScrapeFailed
 from consolescrape.extract import PageKind
 from consolescrape.model import Snapshot
@@ -41,17 +42,29 @@ BOT_ADVICE = (
 )
 
 
-STATE_JS = """
+#: The HTTP status the page itself was served with (Navigation Timing; 0 when unknown).
+STATUS_JS = """
+let status = 0;
+try { status = (performance.getEntriesByType("navigation")[0] || {}).responseStatus || 0; }
+catch (e) {}
+"""
+
+STATE_JS = (
+    STATUS_JS
+    + """
 const body = document.body;
-return {url: location.href, title: document.title || "",
+return {url: location.href, title: document.title || "", status: status,
         text: body ? body.innerText : "", ready: document.readyState};
 """
+)
 
 #: The usage content: from the usage heading to the end of the panel that holds it — the dialog,
 #: else <main>, else the body — across sibling sections (the session and the weekly block may
 #: each be a container of its own), less any navigation or sidebar inside it. Also the page's
 #: state (url, title, readiness, language), so one script per poll says everything.
-CONTENT_JS = """
+CONTENT_JS = (
+    STATUS_JS
+    + """
 const HEADINGS = ["plan usage limits", "your usage limits"];
 const BARS = '[role="meter"], [role="progressbar"]';
 const NAV = 'nav, aside, [role="navigation"], [role="complementary"]';
@@ -60,7 +73,7 @@ const norm = (s) => (s || "").replace(/\\s+/g, " ").trim().toLowerCase();
 const isHeading = (s) => HEADINGS.some((h) => s.startsWith(h) && s.length <= h.length + 30);
 const body = document.body;
 const page = {url: location.href, title: document.title || "", ready: document.readyState,
-              lang: document.documentElement.lang || ""};
+              lang: document.documentElement.lang || "", status: status};
 if (!body) return {...page, text: "", meters: [], scope: "none"};
 let head = null;
 for (const el of document.querySelectorAll('h1, h2, h3, h4, [role="heading"]')) {
@@ -93,6 +106,7 @@ for (const bar of box.querySelectorAll(BARS)) {
 return {...page, text: text, meters: meters,
         scope: box.tagName.toLowerCase() + (head ? "" : " (no heading)")};
 """
+)
 
 
 @dataclass(frozen=True)
@@ -102,16 +116,20 @@ class PageState:
     text: str
     ready: str
     lang: str = ""
+    #: the HTTP status the page was served with; 0 when the browser does not say.
+    status: int = 0
 
     @classmethod
     def from_js(cls, raw: object) -> PageState:
         doc = raw if isinstance(raw, dict) else {}
+        status = doc.get("status")
         return cls(
             str(doc.get("url") or ""),
             str(doc.get("title") or ""),
             str(doc.get("text") or ""),
             str(doc.get("ready") or ""),
             str(doc.get("lang") or ""),
+            status if isinstance(status, int) else 0,
         )
 
     @property
@@ -138,6 +156,8 @@ def _on_site(state: PageState, target: str) -> bool:
 
 #: Where Chrome puts a page it could not load at all (connection refused, DNS failure).
 NETWORK_ERROR_URL = "chrome-error://"
+#: HTTP statuses that say the usage page is not at this URL (the status and its name).
+GONE_STATUSES = {404: "Not Found", 410: "Gone"}
 #: Where the site sends an account without a paid plan instead of the usage page.
 FREE_PLAN_PATHS = ("/upgrade",)
 FREE_PLAN_ADVICE = (
@@ -167,6 +187,13 @@ def stop_for(state: PageState, browser: Browser) -> None:
             FREE_PLAN_ADVICE,
         )
     kind = state.kind
+    if kind is PageKind.UNKNOWN and state.status in GONE_STATUSES:
+        # Not a page that may still render its numbers: waiting out the deadline tells nothing.
+        raise ScrapeFailed(
+            f"the usage page answered HTTP {state.status} ({GONE_STATUSES[state.status]}) "
+            f"at {origin_path(state.url)}",
+            f"check CONSOLESCRAPE_USAGE_URL (or --url); the default is {DEFAULT_USAGE_URL}",
+        )
     if kind is PageKind.LOGIN:
         raise LoggedOut(
             "not logged in: the usage page asks for a login (the session expired or was never "
@@ -180,7 +207,7 @@ def stop_for(state: PageState, browser: Browser) -> None:
 def page_timeout(browser: Browser) -> ScrapeFailed:
     last = page_state(browser)
     return ScrapeFailed(
-        f"page timeout: the usage page did not show within {browser.elapsed():.0f} s "
+        f"page timeout: the usage page did not show within {browser.seconds:g} s "
         f"(at {origin_path(last.url)}, titled {last.title[:60]!r})",
         f"check CONSOLESCRAPE_USAGE_URL; debug files are in {browser.settings.debug_dir}",
     )
