@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape import model, sanitize, signals, store, tracking, version
+from consolescrape import model, progress, sanitize, signals, store, tracking, version
 from consolescrape.config import Secret, Settings
 from consolescrape.errors import (
     LOGIN_ADVICE,
@@ -128,15 +128,16 @@ def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
 
     for warning in unknown_warnings(settings):
         reporter.warn(warning)
-    try:
-        outcome = _run(settings, options, reporter)
-    except Locked:
-        raise  # the run that holds the lock will ping; an overlap is not a failure
-    except BaseException as exc:
-        _ping(settings, reporter, ok=False)
-        tracking.after_run(settings, _as_error(exc).exit_code, reporter)
-        raise
-    _ping(settings, reporter, ok=outcome.exit_code == ExitCode.OK)
+    with progress.shown(reporter):
+        try:
+            outcome = _run(settings, options, reporter)
+        except Locked:
+            raise  # the run that holds the lock will ping; an overlap is not a failure
+        except BaseException as exc:
+            _ping(settings, reporter, ok=False)
+            tracking.after_run(settings, _as_error(exc).exit_code, reporter)
+            raise
+        _ping(settings, reporter, ok=outcome.exit_code == ExitCode.OK)
     tracking.after_run(settings, outcome.exit_code, reporter, outcome.data)
     return outcome
 
@@ -145,6 +146,7 @@ def _ping(settings: Settings, reporter: Reporter, *, ok: bool) -> None:
     if settings.healthcheck_url:
         from consolescrape import sync
 
+        progress.phase("pinging the health check")
         if not sync.ping_health(settings.healthcheck_url, ok=ok):
             reporter.warn("health ping failed (the run's result is unchanged)")
 
@@ -166,6 +168,7 @@ def _run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome
             snapshot = browser.scrape(settings, headed=options.headed)
             outcome.durations["browser"] = time.monotonic() - started
             target = options.output or settings.data_file
+            progress.phase("saving")
             store.save_snapshot(target, snapshot)
             tracking.after_scrape(settings, snapshot, reporter)
             outcome.data = model.to_json(snapshot)
@@ -229,6 +232,7 @@ def _queue_and_send(
         )
     if options.no_sync:
         return f"queued ({len(outbox.pending())} pending, --no-sync)"
+    progress.phase("syncing")
     _drain_into(outcome, settings, reporter, within_run=True, shown=hint)
     if outcome.error is None:
         return "synced"

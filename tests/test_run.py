@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -168,24 +169,26 @@ def test_login_without_a_display_says_so_before_announcing_a_window(cli: CLI, ho
     assert "window opens" not in result.stderr
 
 
-def test_session_key_typed_at_a_terminal_is_asked_for_and_not_echoed(
-    site: StandIn, home: Path
-) -> None:
+def in_terminal(
+    args: list[str], env: dict[str, str], *, wait_for: bytes = b"", answer: bytes = b""
+) -> tuple[int, bytes]:
+    """Run the real CLI with a pseudo-terminal as its stdin, stdout and stderr; once it has
+    printed `wait_for`, type `answer`. Returns the exit code and everything it printed."""
     import pty
 
     pid, terminal = pty.fork()
-    if pid == 0:  # the child: the real CLI with the pseudo-terminal as its stdin and stdout
-        os.environ["CONSOLESCRAPE_USAGE_URL"] = site.url
-        os.execv(  # noqa: S606 - the real CLI, no shell involved
-            sys.executable, [sys.executable, "-m", "consolescrape", "login", "--session-key-stdin"]
-        )
+    if pid == 0:  # the child
+        os.environ.update({"TERM": "xterm-256color", "COLUMNS": "100", **env})
+        command = [sys.executable, "-m", "consolescrape", *args]
+        os.execv(sys.executable, command)  # noqa: S606 - the real CLI, no shell involved
     seen = b""
     try:
-        deadline = time.monotonic() + 60
-        while b"not shown as you type" not in seen:
+        deadline = time.monotonic() + 90
+        while wait_for not in seen:
             assert time.monotonic() < deadline, seen
             seen += os.read(terminal, 1024)
-        os.write(terminal, SESSION_KEY.encode() + b"\n")
+        if answer:
+            os.write(terminal, answer)
         while True:
             try:
                 chunk = os.read(terminal, 1024)
@@ -197,10 +200,38 @@ def test_session_key_typed_at_a_terminal_is_asked_for_and_not_echoed(
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(terminal)
-    assert os.waitstatus_to_exitcode(status) == 0, seen
+    return os.waitstatus_to_exitcode(status), seen
+
+
+def test_session_key_typed_at_a_terminal_is_asked_for_and_not_echoed(
+    site: StandIn, home: Path
+) -> None:
+    code, seen = in_terminal(
+        ["login", "--session-key-stdin"],
+        {"CONSOLESCRAPE_USAGE_URL": site.url},
+        wait_for=b"not shown as you type",
+        answer=SESSION_KEY.encode() + b"\n",
+    )
+    assert code == 0, seen
     assert SESSION_KEY.encode() not in seen, "the secret was echoed"
     assert b"logged in" in seen
     assert (home / "profile").is_dir()
+
+
+def test_a_run_in_a_terminal_shows_its_phase_and_cron_sees_none(
+    cli: CLI, env: dict[str, str], home: Path
+) -> None:
+    code, seen = in_terminal(["run", "--no-sync"], env)
+    assert code == 0, seen
+    assert b"starting the browser" in seen or b"loading the page" in seen, seen
+    assert re.search(rb"(loading the page|reading the usage|saving) \xc2\xb7 \d+ s", seen), seen
+    assert b"session 47%" in seen, "the summary line still comes"
+    quiet_code, quiet = in_terminal(["run", "--no-sync", "--quiet"], env)
+    assert quiet_code == 0 and b"loading the page" not in quiet and b" s\r" not in quiet
+    piped = cli("run", "--no-sync", env=env)
+    assert piped.code == 0
+    for phase in ("starting the browser", "loading the page", "saving"):
+        assert phase not in piped.stderr + piped.stdout, "nothing extra in cron's log"
 
 
 def test_hanging_page_ends_within_the_timeout_with_exit_4(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from consolescrape import progress
 from consolescrape.browser.chrome import binary_version, chrome_flags, find_browser
 from consolescrape.browser.endpoint import read_api
 from consolescrape.browser.login import login_interactive, login_with_session_key
@@ -47,13 +48,17 @@ def scrape(settings: Settings, *, headed: bool = False) -> Snapshot:
     check, no usage section, no plan limits); debug files of the page are saved on failure.
     """
     tz = local_zone()
+    progress.phase("starting the browser")
     with Browser(
         settings, headed=headed, seconds=settings.timeout, what="the browser phase"
     ) as browser:
+        progress.phase("loading the page")
         land(browser, settings.usage_url)
+        progress.phase("reading the usage")
         api = read_api(browser, tz=tz)
         snapshot = read_usage(browser, tz=tz, api=api)
         log_origins(snapshot)
+        progress.phase("closing the browser")
         logger.debug(
             f"browser: usage read {browser.elapsed():.2f} s after start ({snapshot.source})"
         )
