@@ -378,7 +378,7 @@ def history(
         bool, typer.Option("--csv", help="Print the rows as CSV on stdout (for spreadsheets).")
     ] = False,
 ) -> None:
-    """Show each limit over time: a sparkline, the peak, time spent at 100 %, each reset.
+    """Show each limit over time: a sparkline, the peak, time spent at 100%, each reset.
 
     \b
     Usage: consolescrape history

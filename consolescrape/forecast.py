@@ -1,4 +1,4 @@
-"""Burn-rate forecast: from the current reset window's points, when would 100 % be reached?
+"""Burn-rate forecast: from the current reset window's points, when would 100% be reached?
 
 Pure: no I/O. The points come from history.db (consolescrape.history).
 """
@@ -27,7 +27,7 @@ class Forecast:
 
     @property
     def before_reset(self) -> bool:
-        """Whether 100 % comes before the reset at this pace (unknown reset: if it comes)."""
+        """Whether 100% comes before the reset at this pace (unknown reset: if it comes)."""
         if self.reaches_at is None:
             return False
         return self.resets_at is None or self.reaches_at < self.resets_at

@@ -1,4 +1,4 @@
-"""`consolescrape history`: per limit a sparkline, the peak, the time at 100 % and each reset."""
+"""`consolescrape history`: per limit a sparkline, the peak, the time at 100% and each reset."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from consolescrape.output import Reporter
 BARS = "▁▂▃▄▅▆▇█"
 WIDTH = 48
 CSV_COLUMNS = ("scrapedAt", "limit", "percentageUsed", "resetsAt", "resetsIn", "source")
-#: A gap longer than this many typical gaps (the machine slept) does not count as time at 100 %.
+#: A gap longer than this many typical gaps (the machine slept) does not count as time at 100%.
 GAP_FACTOR = 2
 
 
@@ -71,7 +71,7 @@ def parse_since(text: str) -> timedelta:
 
 
 def summarize(points: Sequence[Point]) -> list[Summary]:
-    """Group the rows by limit (session first, then as they appear) and find resets and 100 %."""
+    """Group the rows by limit (session first, then as they appear) and find resets and 100%."""
     by_limit: dict[str, list[Point]] = {}
     for point in points:
         by_limit.setdefault(point.limit, []).append(point)
@@ -161,7 +161,8 @@ def fit(head: str, parts: Sequence[str], sep: str, width: int, indent: int) -> l
             line += joined
             continue
         if line.strip():
-            lines.append(line)
+            # A list ("11:54 (peak 100%), 16:54 …") keeps its comma where its line breaks.
+            lines.append(line + sep.rstrip() if sep.strip() == "," and line != head else line)
         line = " " * indent
         room = width - indent
         line += part if len(part) <= room else part[: max(room - 1, 0)].rstrip() + "…"
