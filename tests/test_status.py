@@ -159,3 +159,46 @@ def test_a_run_whose_sync_failed_shows_resolved_after_a_later_sync_succeeds(
     assert result.code == 0, result.stderr
     assert "resolved" in result.stdout
     assert cli("status", "--json", env=env).json["data"]["lastRun"]["resolved"] is True
+
+
+def test_the_view_is_on_stdout_and_fits_80_columns_with_one_countdown_per_limit(
+    cli: CLI, home: Path
+) -> None:
+    snapshot = save(home, timedelta(minutes=2))
+    summary = f"{model.summary(snapshot)} · synced"  # as `run` records it: with its countdowns
+    store.record_outcome(
+        home / "state.json", "run", {"ok": True, "exitCode": 0, "message": summary}
+    )
+    result = cli("status", env={"COLUMNS": "80"})
+    assert result.code == 0
+    assert result.stderr == "", "nothing but the view, and the view is on stdout"
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert not any(line != line.rstrip() for line in lines), "no trailing blanks"
+    assert result.stdout.count("resets in 2 hr") == 1, "one countdown for the session"
+    assert "100 %" not in result.stdout
+    assert "Last run   ✓" in result.stdout and "session 47% · all models 31%" in result.stdout
+    wide = cli("status", env={"COLUMNS": "120"}).stdout
+    assert wide.count("resets in 2 hr") == 1 and all(len(x) <= 120 for x in wide.splitlines())
+
+
+def test_status_json_data_has_the_documented_keys_and_no_nested_data(cli: CLI, home: Path) -> None:
+    save(home, timedelta(minutes=2))
+    result = cli("status", "--json")
+    assert result.stderr == "" and result.stdout.count("\n") == 1
+    data = result.json["data"]
+    assert set(data) == {
+        "snapshot",
+        "ageSeconds",
+        "stale",
+        "lastRun",
+        "lastSync",
+        "outbox",
+        "problems",
+        "hint",
+        "forecasts",
+    }
+    assert data["snapshot"]["currentSession"]["percentageUsed"] == 47
+    docs = (Path(__file__).parent.parent / "docs" / "json.md").read_text()
+    for key in data:
+        assert f"`{key}`" in docs, f"docs/json.md does not describe status's {key}"
