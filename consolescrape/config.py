@@ -141,7 +141,8 @@ def _switch(name: str, text: str) -> bool:
 
 
 def _url(example: str) -> Parse:
-    """An http(s) URL with a host; a password in it is never shown in the message."""
+    """An http(s) URL with a host; a password in it is never shown in the message. (Only web
+    pages are read: a file: or data: usage URL would hand local files to the browser.)"""
 
     def parse(name: str, text: str) -> str:
         url = text.strip()
@@ -393,20 +394,8 @@ def load(
         values["api_key"] = Secret(values["api_key"])
     if values.get("api_key") is not None and not values["api_key"].reveal():
         del values["api_key"]
-    check_usage_url(values.get("usage_url", DEFAULT_USAGE_URL), origins.get("usage_url"))
     unknown = unknown_names(environ, dotenv, used_file)
     return Settings(**values, env_file=used_file, origins=origins, unknown=unknown)
-
-
-def check_usage_url(url: str, origin: str | None) -> None:
-    """Only web pages are read: a file: or data: URL would hand local files to the browser."""
-    parts = _split(url)
-    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
-        name = "--url" if origin == "flag" else "CONSOLESCRAPE_USAGE_URL"
-        raise ConfigError(
-            f"{name} {shown_url(url)!r} is not an http(s) URL",
-            f"set {name} to the usage page, e.g. {DEFAULT_USAGE_URL}",
-        )
 
 
 def _split(url: str) -> SplitResult | None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -58,8 +59,40 @@ def _wants_json(args: list[str]) -> bool:
     return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
+def _tell_as_json(exc: UsageError, args: list[str], commands: Collection[str]) -> NoReturn:
+    """The usage error as the one JSON object on stdout (and, as always, on stderr)."""
+    from consolescrape.errors import ExitCode
+    from consolescrape.output import print_result
+
+    exc.show()  # the usage text and the message, on stderr as without --json
+    command = next((arg for arg in args if arg in commands), None)
+    hint = f"consolescrape {command} --help" if command else "consolescrape --help"
+    print_result(
+        command or "consolescrape",
+        int(ExitCode.USAGE),
+        error={"message": exc.format_message(), "advice": f"see `{hint}`"},
+    )
+    sys.stderr.flush()
+    raise typer.Exit(int(ExitCode.USAGE))
+
+
 class Commands(TyperGroup):
     """The app's commands; a usage error under --json is also the one JSON object on stdout."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: Context | None = None,
+        **extra: Any,
+    ) -> Context:
+        given = list(args)
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:  # before any command: `consolescrape --bogus --json`
+            if not _wants_json(given):
+                raise
+            _tell_as_json(exc, given, self.commands)
 
     def invoke(self, ctx: Context) -> Any:
         args = [*ctx._protected_args, *ctx.args]
@@ -68,16 +101,4 @@ class Commands(TyperGroup):
         except UsageError as exc:
             if not _wants_json(args):
                 raise
-            from consolescrape.errors import ExitCode
-            from consolescrape.output import print_result
-
-            exc.show()  # the usage text and the message, on stderr as without --json
-            command = args[0] if args and args[0] in self.commands else None
-            hint = f"consolescrape {command} --help" if command else "consolescrape --help"
-            print_result(
-                command or "consolescrape",
-                int(ExitCode.USAGE),
-                error={"message": exc.format_message(), "advice": f"see `{hint}`"},
-            )
-            sys.stderr.flush()
-            raise typer.Exit(int(ExitCode.USAGE)) from None
+            _tell_as_json(exc, args, self.commands)

@@ -25,6 +25,8 @@ def runner() -> CliRunner:
         (["run", "--json", "--timeout", "0"], "run", "--timeout"),
         (["history", "--json", "--since"], "history", "--since"),
         (["run", "--json", "--home", "a", "--home", "b"], "run", "--home was given 2 times"),
+        (["--bogus", "status", "--json"], "status", "--bogus"),
+        (["--json", "--bogus"], "consolescrape", "--json"),
     ],
 )
 def test_a_usage_error_under_json_is_one_json_object_on_stdout(
