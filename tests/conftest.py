@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -19,6 +21,24 @@ from cli_login import login_command
 from fakes import ScriptedReceiver
 
 from consolescrape.demo.site import StandIn
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Children get default signal handling however the suite was started.
+
+    Under `nohup`, `&` or some CI runners SIGINT/SIGHUP are ignored, and an ignored signal stays
+    ignored across exec: the signal tests' children would then never see the signal sent to them.
+    A Python handler (this process still ignores the signal) is reset to the default on exec.
+    """
+    for name in ("SIGINT", "SIGHUP", "SIGTERM"):
+        number = getattr(signal, name)
+        if signal.getsignal(number) is signal.SIG_IGN:
+            signal.signal(number, _ignore)
+
+
+def _ignore(number: int, frame: object) -> None:
+    """Ignore a signal in this process only (children start with the default)."""
+
 
 #: The API key used by every test; asserted absent from every captured output.
 SECRET_KEY = "sk-test-7Hq2-never-print-me-91c"
@@ -128,6 +148,46 @@ def cli(home: Path) -> CLI:
         return Result(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+Spawn = Callable[..., "subprocess.Popen[str]"]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Start the real CLI in the background (text mode); whatever is still running at the end of
+    the test is killed, so a failed assertion never leaves a run holding a profile or a lock."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen[str]:
+        popen.setdefault("stdout", subprocess.DEVNULL)
+        popen.setdefault("stderr", subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "consolescrape", *args],
+            env={**os.environ, **(env or {})},
+            text=True,
+            **popen,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.terminate()  # its own clean-up first: the browser goes with it
+            try:
+                proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        proc.communicate(timeout=30)
+
+
+@pytest.fixture
+def own_profile(profile: Path, tmp_path: Path) -> Path:
+    """A private copy of the module's logged-in profile, for tests that kill runs on it."""
+    copy = tmp_path / "own-profile"
+    shutil.copytree(profile, copy, symlinks=True, ignore=shutil.ignore_patterns("Singleton*"))
+    return copy
 
 
 def sync_env(receiver: ScriptedReceiver, **extra: str) -> dict[str, str]:

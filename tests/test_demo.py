@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from conftest import CLI, processes_mentioning
+import pytest
+from conftest import CLI, Spawn, processes_mentioning
+
+# The demo's temporary homes and browsers are looked for machine-wide: one worker runs them all.
+pytestmark = pytest.mark.xdist_group("demo")
 
 
 def demo_dirs() -> set[Path]:
@@ -44,18 +47,20 @@ def test_demo_human_output_shows_status_and_the_stored_payload(cli: CLI) -> None
     assert '"sonnetOnly"' in result.stdout
 
 
-def test_ctrl_c_during_the_demo_leaves_no_process_or_temp_dir(home: Path) -> None:
+def test_ctrl_c_during_the_demo_leaves_no_process_or_temp_dir(spawn: Spawn, home: Path) -> None:
     before = demo_dirs()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "consolescrape", "demo"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = spawn("demo", stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while not chrome_pids():
+    # Only this demo's own home and browser count: other demos may run on the same machine.
+    mine: set[Path] = set()
+    while not (mine := demo_dirs() - before) or not processes_in(mine):
         assert time.monotonic() < deadline and proc.poll() is None, "no browser started"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=30)
-    assert chrome_pids() == set()
-    assert demo_dirs() == before
+    assert processes_in(mine) == set()
+    assert not any(path.exists() for path in mine)
+
+
+def processes_in(dirs: set[Path]) -> set[int]:
+    return {pid for path in dirs for pid in processes_mentioning(path)}

@@ -16,7 +16,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CLI, SECRET_KEY, SESSION_KEY, file_mode, processes_mentioning, sync_env
+from conftest import (
+    CLI,
+    SECRET_KEY,
+    SESSION_KEY,
+    Spawn,
+    file_mode,
+    processes_mentioning,
+    sync_env,
+)
 from fakes import Fault, ScriptedReceiver
 
 from consolescrape.demo.site import StandIn
@@ -182,6 +190,7 @@ def in_terminal(
         command = [sys.executable, "-m", "consolescrape", *args]
         os.execv(sys.executable, command)  # noqa: S606 - the real CLI, no shell involved
     seen = b""
+    status = None
     try:
         deadline = time.monotonic() + 90
         while wait_for not in seen:
@@ -197,8 +206,11 @@ def in_terminal(
             if not chunk:
                 break
             seen += chunk
-    finally:
         _, status = os.waitpid(pid, 0)
+    finally:
+        if status is None:  # a failed assertion: end the child, which cleans up after itself
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
         os.close(terminal)
     return os.waitstatus_to_exitcode(status), seen
 
@@ -296,15 +308,12 @@ def test_a_usage_page_answering_an_http_error_names_the_status_and_the_url(
 
 
 def test_sigterm_during_a_run_leaves_no_browser_behind_and_next_run_works(
-    cli: CLI, env: dict[str, str], site: StandIn, profile: Path, home: Path
+    cli: CLI, spawn: Spawn, env: dict[str, str], site: StandIn, own_profile: Path, home: Path
 ) -> None:
+    profile = own_profile
+    env = {**env, "CONSOLESCRAPE_PROFILE_DIR": str(profile)}
     site.configure(hang=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "consolescrape", "run", "--timeout", "60"],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = spawn("run", "--timeout", "60", env=env)
     deadline = time.monotonic() + 30
     while not any(b"chrom" in _name(p) for p in processes_mentioning(profile)):
         assert time.monotonic() < deadline, "the browser never started"
@@ -445,19 +454,17 @@ def test_a_refused_session_key_keeps_the_working_session(
 
 
 def start_run_on_a_hanging_page(
-    site: StandIn, env: dict[str, str], *options: str, stdout: int = subprocess.DEVNULL
+    spawn: Spawn,
+    site: StandIn,
+    env: dict[str, str],
+    *options: str,
+    stdout: int = subprocess.DEVNULL,
 ) -> subprocess.Popen[str]:
     """`consolescrape run` in the background against a usage page that never answers, returned
     once its browser has asked for that page (up to 30 s): the run is in its browser phase."""
     site.configure(hang=True)
     asked = len(site.paths())
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "consolescrape", "run", *options],
-        env={**os.environ, **env},
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn("run", *options, env=env, stdout=stdout)
     until = time.monotonic() + 30
     while "/settings/usage" not in site.paths()[asked:] and time.monotonic() < until:
         time.sleep(0.05)
@@ -465,9 +472,11 @@ def start_run_on_a_hanging_page(
 
 
 def test_two_homes_on_one_profile_never_kill_each_others_browser(
-    cli: CLI, env: dict[str, str], site: StandIn, profile: Path, tmp_path: Path
+    cli: CLI, spawn: Spawn, env: dict[str, str], site: StandIn, own_profile: Path, tmp_path: Path
 ) -> None:
-    first = start_run_on_a_hanging_page(site, env, "--home", str(tmp_path / "a"))
+    profile = own_profile
+    env = {**env, "CONSOLESCRAPE_PROFILE_DIR": str(profile)}
+    first = start_run_on_a_hanging_page(spawn, site, env, "--home", str(tmp_path / "a"))
     chrome = processes_mentioning(profile)
     assert chrome, "the first run's browser is up"
     second = cli("run", "--json", "--home", str(tmp_path / "b"), env=env)
@@ -493,10 +502,17 @@ def _lock_is_free(path: Path) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=str)
 def test_a_signal_in_the_browser_phase_ends_like_any_failure(
-    env: dict[str, str], site: StandIn, profile: Path, home: Path, sig: signal.Signals
+    spawn: Spawn,
+    env: dict[str, str],
+    site: StandIn,
+    own_profile: Path,
+    home: Path,
+    sig: signal.Signals,
 ) -> None:
+    profile = own_profile
+    env = {**env, "CONSOLESCRAPE_PROFILE_DIR": str(profile)}
     proc = start_run_on_a_hanging_page(
-        site, env, "--json", "--timeout", "60", stdout=subprocess.PIPE
+        spawn, site, env, "--json", "--timeout", "60", stdout=subprocess.PIPE
     )
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
@@ -512,17 +528,16 @@ def test_a_signal_in_the_browser_phase_ends_like_any_failure(
 
 
 def test_a_signal_during_the_post_ends_like_any_failure_and_keeps_the_queue(
-    cli: CLI, env: dict[str, str], home: Path, receiver: ScriptedReceiver
+    cli: CLI, spawn: Spawn, env: dict[str, str], home: Path, receiver: ScriptedReceiver
 ) -> None:
     assert cli("run", "--no-sync", env={**env, **sync_env(receiver)}).code == 0
     [queued] = (home / "outbox").glob("*.json")
     receiver.script(Fault.hang_for(30))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "consolescrape", "sync", "--json"],
-        env={**os.environ, **env, **sync_env(receiver, CLAUDE_SYNC_DEADLINE="60")},
+    proc = spawn(
+        "sync",
+        "--json",
+        env={**env, **sync_env(receiver, CLAUDE_SYNC_DEADLINE="60")},
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     receiver.wait_for(1, timeout=20)
     proc.send_signal(signal.SIGTERM)
