@@ -33,14 +33,12 @@ class Reporter:
         verbose: bool = False,
         stream: IO[str] | None = None,
         as_json: bool = False,
-        view: IO[str] | None = None,
     ) -> None:
         self.quiet = quiet
         self.verbose = verbose
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.as_json = as_json
-        self._view = view
         self._console: Console | None = None
         self._messages: Console | None = None
         #: the options the command ran with that advice must repeat (`--home DIR`, ...).
@@ -62,7 +60,7 @@ class Reporter:
         if self._console is None:
             from rich.console import Console
 
-            target = self.stream if self.as_json else (self._view or sys.stdout)
+            target = self.stream if self.as_json else sys.stdout
             trimmed = cast("IO[str]", TrimmedLines(target))
             self._console = Console(file=trimmed, highlight=False)
         return self._console
