@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from consolescrape.errors import ConsolescrapeError, ExitCode, Stopped, environment_fault
+from consolescrape.invocation import Commands, one_home, options_to_repeat
 
 if TYPE_CHECKING:
     from consolescrape.config import Settings
@@ -25,7 +26,10 @@ app = typer.Typer(
     name="consolescrape",
     help="Read your Claude plan usage limits (from cron) and send them to your own server.",
     no_args_is_help=True,
-    add_completion=False,
+    # typer's own: --install-completion / --show-completion for bash, zsh, fish, PowerShell.
+    add_completion=True,
+    cls=Commands,
+    context_settings={"help_option_names": ["-h", "--help"]},
     # Locals can hold the API key: never print them.
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -34,6 +38,11 @@ app = typer.Typer(
 
 HomeOpt = Annotated[
     Path | None,
+    typer.Option("--home", help="Data directory [env CONSOLESCRAPE_HOME].", show_default=False),
+]
+#: --home as every command but `status` takes it: collected, so that a second one is refused.
+HomesOpt = Annotated[
+    list[Path] | None,
     typer.Option("--home", help="Data directory [env CONSOLESCRAPE_HOME].", show_default=False),
 ]
 EnvFileOpt = Annotated[
@@ -66,7 +75,7 @@ class Common:
 
 
 _COMMON_OPTIONS = (
-    ("home", HomeOpt, None),
+    ("home", HomesOpt, None),
     ("env_file", EnvFileOpt, None),
     ("json", JsonOpt, False),
     ("quiet", QuietOpt, False),
@@ -77,7 +86,8 @@ _COMMON_OPTIONS = (
 def with_common(*, home: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command the options every command takes; it receives them as `common: Common`.
 
-    `home=False` for a command that declares its own --home (`status` takes several).
+    `home=False` for a command that declares its own --home (`status` takes several), or that
+    takes none (`demo` works in a home of its own).
     """
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
@@ -95,10 +105,13 @@ def with_common(*, home: bool = True) -> Callable[[Callable[..., None]], Callabl
             for name, kind, default in _COMMON_OPTIONS
             if home or name != "home"
         ]
+        names = [p.name for p in added]
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> None:
-            shared = {name: kwargs.pop(name) for name, _, _ in _COMMON_OPTIONS if name in kwargs}
+            shared = {name: kwargs.pop(name) for name in names}
+            if "home" in shared:
+                shared["home"] = one_home(shared["home"], command.__name__)
             command(common=Common(**shared), **kwargs)
 
         # Typer reads the options from the signature and the annotations.
@@ -132,7 +145,10 @@ def _execute(
         from consolescrape import logfile
 
         unlogged = logfile.redirect_stderr(log_file)
-    reporter = Reporter(quiet=common.quiet or common.json, verbose=common.verbose)
+    reporter = Reporter(
+        quiet=common.quiet or common.json, verbose=common.verbose, as_json=common.json
+    )
+    reporter.invocation = options_to_repeat(common.home, common.env_file)
     if unlogged:
         reporter.warn(unlogged)
     # From here a signal is an error like any other (exit 128 + N), and while the result is
@@ -223,14 +239,21 @@ def _tell(
     from consolescrape.output import print_result
 
     if error is not None and not told:
-        reporter.error(error.message, error.advice)
+        if code == ExitCode.LOCKED:
+            # Cron started a run while the last one still works: normal, not a failure to fix.
+            reporter.info(error.message)
+        else:
+            reporter.error(error.message, error.advice)
     if common.json:
+        shown = error.to_json() if error else None
+        if shown and shown.get("advice"):
+            shown["advice"] = reporter.advise(shown["advice"])
         print_result(
             command,
             int(code),
             data=data,
             sync=sync,
-            error=error.to_json() if error else None,
+            error=shown,
             secrets=reporter.secrets,
         )
 
@@ -494,7 +517,7 @@ def history(
         bool, typer.Option("--csv", help="Print the rows as CSV on stdout (for spreadsheets).")
     ] = False,
 ) -> None:
-    """Show each limit over time: a sparkline, the peak, time spent at 100 %, each reset.
+    """Show each limit over time: a sparkline, the peak, time spent at 100%, each reset.
 
     \b
     Usage: consolescrape history
@@ -537,9 +560,10 @@ def doctor(
 
 
 @app.command()
-@with_common()
+@with_common(home=False)
 def demo(
     common: Common,
+    home: Annotated[list[Path] | None, typer.Option("--home", hidden=True)] = None,
 ) -> None:
     """Run the real pipeline against a bundled sample page and a local receiver.
 
@@ -549,6 +573,13 @@ def demo(
     \b
     Usage: consolescrape demo
     """
+    if home:
+        from consolescrape.invocation import UsageError
+
+        raise UsageError(
+            "`consolescrape demo` runs in a temporary home of its own and never touches yours: "
+            "leave out --home"
+        )
     from consolescrape.demo import command as showcase
 
     _execute("demo", common, {}, showcase.demo)

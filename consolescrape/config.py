@@ -92,6 +92,8 @@ class Settings:
     env_file: Path | None = None
     #: where each value came from ("flag", "env", ".env", "default"), for `doctor`.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: (name, where) of variables with our prefix that no setting reads: typos, warned about.
+    unknown: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     # The files under the home (README, Files).
     data_file = InHome("usage-data.json")
@@ -139,8 +141,60 @@ def _text(name: str, text: str) -> str:
     return text.strip()
 
 
+#: The words a boolean setting takes; anything else is a typo, never silently "off".
+SWITCH_WORDS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _given(name: str, text: str) -> str:
+    """How a message shows what was given: `--timeout 5000` or `CONSOLESCRAPE_TIMEOUT='5000'`."""
+    return f"{name} {text}" if name.startswith("--") else f"{name}={text!r}"
+
+
 def _switch(name: str, text: str) -> bool:
-    return text.strip().lower() in {"1", "true", "yes", "on"}
+    word = text.strip().lower()
+    if word not in SWITCH_WORDS:
+        raise ConfigError(
+            f"{_given(name, text)} is not a yes/no value",
+            f"set {name} to one of: true, false, 1, 0, yes, no, on, off",
+        )
+    return SWITCH_WORDS[word]
+
+
+def _url(example: str) -> Parse:
+    """An http(s) URL with a host; a password in it is never shown in the message. (Only web
+    pages are read: a file: or data: usage URL would hand local files to the browser.)"""
+
+    def parse(name: str, text: str) -> str:
+        url = text.strip()
+        parts = _split(url)
+        if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(
+                f"{_given(name, shown_url(url))} is not an http(s) URL with a host",
+                f"set {name} to an http:// or https:// URL, e.g. {example}",
+            )
+        return url
+
+    return parse
+
+
+def _directory(name: str, text: str) -> Path:
+    """A directory's path: one that names a file is refused now, not reported as missing later."""
+    path = _path(name, text)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"{_given(name, text)} is a file, not a directory",
+            f"set {name} to a directory (it is created when missing)",
+        )
+    return path
 
 
 def _path(name: str, text: str) -> Path:
@@ -168,10 +222,10 @@ def _number(low: float, high: float, unit: str, *, whole: bool = False) -> Parse
         try:
             value = float(text)
         except ValueError:
-            raise ConfigError(f"{name}={text!r} is not a number", advice) from None
+            raise ConfigError(f"{_given(name, text)} is not a number", advice) from None
         # `not low <= value` also catches nan, which compares false with everything.
         if not low <= value <= high or (whole and not value.is_integer()):
-            raise ConfigError(f"{name}={text!r} is out of range", advice)
+            raise ConfigError(f"{_given(name, text)} is out of range", advice)
         return int(value) if whole else value
 
     return parse
@@ -281,19 +335,21 @@ class Variable:
 #: Every setting, in one table (also what `doctor --verbose` lists). A new setting is a line
 #: here and its typed field in Settings.
 VARIABLES: tuple[Variable, ...] = (
-    Variable("CLAUDE_SYNC_URL", "sync_url", _text, DEFAULT_SYNC_URL),
+    Variable("CLAUDE_SYNC_URL", "sync_url", _url(DEFAULT_SYNC_URL), DEFAULT_SYNC_URL),
     Variable(KEY_VARIABLE, "api_key", _api_key),
     Variable("CLAUDE_SYNC_ALLOW_INSECURE", "allow_insecure", _switch, "0"),
     Variable("CLAUDE_SYNC_CA_BUNDLE", "ca_bundle", _path),
     Variable("CONSOLESCRAPE_HOME", "home", _path),
-    Variable("CONSOLESCRAPE_USAGE_URL", "usage_url", _text, DEFAULT_USAGE_URL),
-    Variable("CONSOLESCRAPE_PROFILE_DIR", "profile_dir", _path),
+    Variable("CONSOLESCRAPE_USAGE_URL", "usage_url", _url(DEFAULT_USAGE_URL), DEFAULT_USAGE_URL),
+    Variable("CONSOLESCRAPE_PROFILE_DIR", "profile_dir", _directory),
     Variable("CONSOLESCRAPE_CHROME_BINARY", "chrome_binary", _path),
     Variable("CONSOLESCRAPE_CHROMEDRIVER", "chromedriver", _path),
     Variable("CONSOLESCRAPE_TIMEOUT", "timeout", _number(1, 3600, "seconds"), "90"),
     Variable("CLAUDE_SYNC_DEADLINE", "sync_deadline", _number(1, 3600, "seconds"), "60"),
     Variable("CONSOLESCRAPE_MODEL_ROW", "model_row", _text, DEFAULT_MODEL_ROW),
-    Variable("CONSOLESCRAPE_HEALTHCHECK_URL", "healthcheck_url", _text),
+    Variable(
+        "CONSOLESCRAPE_HEALTHCHECK_URL", "healthcheck_url", _url("https://hc-ping.com/<uuid>")
+    ),
     Variable(
         "CONSOLESCRAPE_OUTBOX_CAP",
         "outbox_cap",
@@ -312,6 +368,49 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CONSOLESCRAPE_SOURCE", "source", _source, "browser"),
     Variable("CONSOLESCRAPE_OAUTH_URL", "oauth_url", _oauth_url, DEFAULT_OAUTH_URL),
 )
+
+
+#: The command-line flag that sets a field, named in a message about a value it was given.
+FLAGS = {"usage_url": "--url", "profile_dir": "--profile-dir", "timeout": "--timeout"}
+#: The prefixes of our variables: a name with one that is not in VARIABLES is a typo.
+PREFIXES = ("CONSOLESCRAPE_", "CLAUDE_SYNC_")
+
+
+def _flag_text(value: Any) -> str:
+    """A flag's value as the user typed it (typer hands `--timeout 5000` over as 5000.0)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def unknown_names(
+    environ: Mapping[str, str], dotenv: Mapping[str, str], env_file: Path | None
+) -> tuple[tuple[str, str], ...]:
+    """(name, where) of each variable with our prefix that no setting reads."""
+    known = {var.name for var in VARIABLES}
+    found = [(name, "the environment") for name in sorted(environ)]
+    found += [(name, str(env_file)) for name in sorted(dotenv)]
+    return tuple(
+        (name, where) for name, where in found if name.startswith(PREFIXES) and name not in known
+    )
+
+
+def closest_name(name: str) -> str | None:
+    """The known variable a misspelt one most likely meant (CLAUDE_SYNC_APIKEY → …_API_KEY)."""
+    import difflib
+
+    found = difflib.get_close_matches(name, [var.name for var in VARIABLES], n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def unknown_warnings(settings: Settings) -> list[str]:
+    """One line per unknown variable, with the name it was probably meant to be."""
+    lines = []
+    for name, where in settings.unknown:
+        guess = closest_name(name)
+        lines.append(
+            f"{name} (in {where}) is not a consolescrape setting and is ignored"
+            + (f": did you mean {guess}?" if guess else "")
+        )
+    return lines
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -370,8 +469,10 @@ def load(
             continue
         name, attr, default = var.name, var.attr, var.default
         if attr in flags:
-            # A command-line value is held to the same rules as the variable it overrides.
-            value, origin = var.parse(name, str(flags[attr])), "flag"
+            # A command-line value is held to the same rules as the variable it overrides,
+            # and a message about it names the flag and the value as typed.
+            flag = FLAGS.get(attr, name)
+            value, origin = var.parse(flag, _flag_text(flags[attr])), "flag"
         elif name in environ:
             if environ[name] == "":  # set but empty: means "none", and hides .env's value
                 if default is None:
@@ -398,7 +499,8 @@ def load(
         del values["api_key"]
     if only is None:
         check_usage_url(values.get("usage_url", DEFAULT_USAGE_URL), origins.get("usage_url"))
-    return Settings(**values, env_file=used_file, origins=origins)
+    unknown = unknown_names(environ, dotenv, used_file)
+    return Settings(**values, env_file=used_file, origins=origins, unknown=unknown)
 
 
 def load_home(

@@ -395,8 +395,91 @@ def check_source(settings: Settings) -> Check:
     return Check("source", True, settings.source, required=False)
 
 
+def check_names(settings: Settings) -> Check:
+    """Variables with our prefix that no setting reads: a typo leaves its setting unset."""
+    if not settings.unknown:
+        return Check("setting names", True, "every CONSOLESCRAPE_*/CLAUDE_SYNC_* name is known")
+    fixes = []
+    for name, where in settings.unknown:
+        guess = config.closest_name(name)
+        fixes.append(f"rename {name} to {guess} in {where}" if guess else f"remove {name}")
+    return Check(
+        "setting names",
+        False,
+        "; ".join(config.unknown_warnings(settings)),
+        "; ".join(fixes),
+        required=False,
+    )
+
+
+def check_healthcheck(settings: Settings, *, online: bool) -> Check | None:
+    """The dead-man's-switch URL (its syntax is checked when loaded); --online pings it once."""
+    url = settings.healthcheck_url
+    if url is None:
+        return None
+    shown = config.shown_url(url)
+    if not online:
+        return Check("health check", True, f"{shown} (add --online to ping it once)")
+    from consolescrape import sync
+
+    if sync.ping_health(url, ok=True):
+        return Check("health check", True, f"{shown} answered (pinged once)")
+    return Check(
+        "health check",
+        False,
+        f"{shown} did not answer with a success within 5 s",
+        "check CONSOLESCRAPE_HEALTHCHECK_URL and that its host is reachable from here",
+    )
+
+
+def check_alert_command(settings: Settings) -> Check | None:
+    """The alert command's program: found on PATH (or at its path) and executable."""
+    import shlex
+    import shutil
+
+    command = settings.alert_command
+    if command is None:
+        return None
+    program = shlex.split(command)[0]
+    found = shutil.which(program)
+    if found is None:
+        exists = os.path.sep in program and os.path.exists(program)
+        return Check(
+            "alert command",
+            False,
+            f"{program} is not executable" if exists else f"{program} is not found",
+            f"chmod +x {program}"
+            if exists
+            else "set CONSOLESCRAPE_ALERT_COMMAND to a program on PATH, or to its full path",
+        )
+    return Check("alert command", True, f"{found} (executable)")
+
+
+def check_metrics_file(settings: Settings) -> Check | None:
+    """The metrics file's folder exists and is writable (the file is replaced atomically)."""
+    path = settings.metrics_file
+    if path is None:
+        return None
+    folder = path.parent
+    if not folder.is_dir():
+        return Check(
+            "metrics file",
+            False,
+            f"{folder} does not exist" if not folder.exists() else f"{folder} is not a directory",
+            f"mkdir -p {folder}, or set CONSOLESCRAPE_METRICS_FILE elsewhere",
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return Check(
+            "metrics file",
+            False,
+            f"{folder} is not writable by you",
+            f"give yourself write access to {folder}, or set CONSOLESCRAPE_METRICS_FILE elsewhere",
+        )
+    return Check("metrics file", True, f"{path} (folder writable)")
+
+
 def run_checks(settings: Settings, *, online: bool) -> list[Check]:
-    steps: list[Callable[[], Check | list[Check]]] = [
+    steps: list[Callable[[], Check | list[Check] | None]] = [
         lambda: check_browser(settings),
         lambda: check_profile(settings),
     ]
@@ -414,13 +497,18 @@ def run_checks(settings: Settings, *, online: bool) -> list[Check]:
         lambda: check_history(settings),
         lambda: check_env_file(settings),
         lambda: [found] if (found := check_ignored_dotenv(settings)) else [],
+        lambda: check_names(settings),
         lambda: check_model_row(settings),
         lambda: check_organization(settings),
+        lambda: check_healthcheck(settings, online=online),
+        lambda: check_alert_command(settings),
+        lambda: check_metrics_file(settings),
     ]
     checks: list[Check] = []
     for step in steps:
         found = step()
-        checks += found if isinstance(found, list) else [found]
+        if found is not None:  # a check of an optional setting that is not set
+            checks += found if isinstance(found, list) else [found]
     return checks
 
 

@@ -1,4 +1,4 @@
-"""Burn-rate forecast: from the current reset window's points, when would 100 % be reached?
+"""Burn-rate forecast: from the current reset window's points, when would 100% be reached?
 
 Pure: no I/O. The points come from history.db (consolescrape.history).
 """
@@ -27,7 +27,7 @@ class Forecast:
 
     @property
     def before_reset(self) -> bool:
-        """Whether 100 % comes before the reset at this pace (unknown reset: if it comes)."""
+        """Whether 100% comes before the reset at this pace (unknown reset: if it comes)."""
         if self.reaches_at is None:
             return False
         return self.resets_at is None or self.reaches_at < self.resets_at
@@ -72,18 +72,19 @@ def forecast(points: Sequence[Point], resets_at: datetime | None, now: datetime)
     return Forecast(current, rate, reaches_at, resets_at)
 
 
-def describe(found: Forecast, now: datetime) -> str:
-    """'at this pace 100 % in ~45 min — resets in 2 hr 10 min' (or 'won't reach it …')."""
+def describe(found: Forecast, now: datetime, *, with_reset: bool = True) -> str:
+    """'at this pace 100% in ~45 min — resets in 2 hr 10 min' (or 'won't reach it …');
+    `with_reset=False` leaves the countdown to a view that shows it already."""
     from consolescrape.status import duration
 
     if found.percent >= 100:
-        head = "at 100 %"
+        head = "at 100%"
     elif found.before_reset and found.reaches_at is not None:
-        head = f"at this pace 100 % in ~{duration((found.reaches_at - now).total_seconds())}"
+        head = f"at this pace 100% in ~{duration((found.reaches_at - now).total_seconds())}"
     elif found.resets_at is not None:
-        head = "at this pace it won't reach 100 % before the reset"
+        head = "at this pace it won't reach 100% before the reset"
     else:
-        head = "at this pace it won't reach 100 %"
-    if found.resets_at is None:
+        head = "at this pace it won't reach 100%"
+    if found.resets_at is None or not with_reset:
         return head
     return f"{head} — resets in {duration((found.resets_at - now).total_seconds())}"

@@ -1,4 +1,4 @@
-"""`consolescrape history`: per limit a sparkline, the peak, the time at 100 % and each reset."""
+"""`consolescrape history`: per limit a sparkline, the peak, the time at 100% and each reset."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 BARS = "▁▂▃▄▅▆▇█"
 WIDTH = 48
 CSV_COLUMNS = ("scrapedAt", "limit", "percentageUsed", "resetsAt", "resetsIn", "source")
-#: A gap longer than this many typical gaps (the machine slept) does not count as time at 100 %.
+#: A gap longer than this many typical gaps (the machine slept) does not count as time at 100%.
 GAP_FACTOR = 2
 
 
@@ -152,7 +152,7 @@ def tally(points: Iterable[Point], each: Callable[[Point], None] | None = None) 
 
 
 def summarize(points: Sequence[Point]) -> list[Summary]:
-    """Group the rows by limit (session first, then as they appear) and find resets and 100 %."""
+    """Group the rows by limit (session first, then as they appear) and find resets and 100%."""
     by_limit: dict[str, list[Point]] = {}
     for point in points:
         by_limit.setdefault(point.limit, []).append(point)
@@ -186,22 +186,59 @@ def _clock(moment: datetime) -> str:
     return moment.astimezone().strftime("%H:%M")
 
 
+#: The label column; what follows a sparkline starts two blanks after it.
+LABEL = 16
+#: The narrowest sparkline still worth drawing, on a narrow terminal.
+MIN_WIDTH = 12
+
+
+def fit(head: str, parts: Sequence[str], sep: str, width: int, indent: int) -> list[str]:
+    """`head` then `parts` joined by `sep`, in lines of at most `width` columns: a line breaks
+    between parts (never inside a word), continuation lines start at `indent`; a part too long
+    for a line of its own is cut with an ellipsis."""
+    lines, line = [], head
+    for part in parts:
+        joined = part if line == head or not line.strip() else sep + part
+        if len(line) + len(joined) <= width:
+            line += joined
+            continue
+        if line.strip():
+            # A list ("11:54 (peak 100%), 16:54 …") keeps its comma where its line breaks.
+            lines.append(line + sep.rstrip() if sep.strip() == "," and line != head else line)
+        line = " " * indent
+        room = width - indent
+        line += part if len(part) <= room else part[: max(room - 1, 0)].rstrip() + "…"
+    lines.append(line)
+    return [text.rstrip() for text in lines]
+
+
 def render(summaries: Sequence[Summary], console: Any, start: datetime, end: datetime) -> None:
+    """Each limit in the console's width: the sparkline shrinks before the text wraps."""
     from consolescrape.status import duration, limit_label
 
+    width = console.width
     for summary in summaries:
         peak = summary.peak
-        line = (
-            f"{limit_label(summary.limit):<16} {sparkline(summary.points, start, end)}  "
-            f"now {summary.points[-1].percent:g}% · peak {peak.percent:g}% "
-            f"({_local(peak.scraped_at)})"
-        )
+        parts = [
+            f"now {summary.points[-1].percent:g}%",
+            f"peak {peak.percent:g}% ({_local(peak.scraped_at)})",
+        ]
         if summary.seconds_at_full:
-            line += f" · {duration(summary.seconds_at_full)} at 100%"
-        console.print(line, markup=False, highlight=False)
+            parts.append(f"{duration(summary.seconds_at_full)} at 100%")
+        room = width - LABEL - 3  # the blank after the label, two before the text
+        cells = room - len(" · ".join(parts))
+        if cells < 2 * MIN_WIDTH:  # the text wraps: keep the first two phrases by the line
+            cells = room - len(" · ".join(parts[:2]))
+        cells = min(WIDTH, max(MIN_WIDTH, cells))
+        spark = sparkline(summary.points, start, end, cells)
+        head = f"{limit_label(summary.limit):<{LABEL}} {spark}  "
+        for line in fit(head, parts, " · ", width, LABEL + 1):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         for day, resets in itertools.groupby(summary.resets, key=lambda r: _day(r.at)):
-            times = ", ".join(f"{_clock(r.at)} (peak {r.peak:g}%)" for r in resets)
-            console.print(f"{'':<16} resets {day}: {times}", markup=False, highlight=False)
+            times = [f"{_clock(r.at)} (peak {r.peak:g}%)" for r in resets]
+            head = f"{'':<{LABEL}} resets {day}: "
+            for line in fit(head, times, ", ", width, LABEL + 8):
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def write_csv(points: Iterable[Point], stream: IO[str]) -> None:
@@ -317,7 +354,7 @@ def load(settings: Settings, since: datetime, until: datetime | None = None) -> 
 def show(
     settings: Settings, reporter: Reporter, *, since: str, as_json: bool, as_csv: bool
 ) -> Outcome:
-    """The `history` command: text on stderr, or --json (data.rows), or --csv on stdout."""
+    """The `history` command: the text view, or --json (data.rows), or --csv, on stdout."""
     import sys
 
     if as_json and as_csv:
@@ -351,6 +388,7 @@ def show(
             f"no history since {_local(start)}: each `consolescrape run` adds a row per limit "
             f"to {settings.history_file}",
             markup=False,
+            highlight=False,
         )
     render(summarize(points), reporter.console, start, end)
     return Outcome()

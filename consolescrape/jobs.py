@@ -13,6 +13,7 @@ from consolescrape import (
     children,
     headroom,
     model,
+    progress,
     sanitize,
     signals,
     sources,
@@ -148,10 +149,18 @@ def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
     The snapshot is in the outbox before anything optional runs, and whatever ends the run (an
     error, a signal, a full disk) is what state.json and the metrics file record.
     """
+    from consolescrape.config import unknown_warnings
+
+    for warning in unknown_warnings(settings):
+        reporter.warn(warning)
     started = time.monotonic()
     outcome = Outcome()
     done = _Done()
-    with store.hold_home(settings.home), children.Record(settings.home) as record:
+    with (
+        progress.shown(reporter),
+        store.hold_home(settings.home),
+        children.Record(settings.home) as record,
+    ):
         headroom.keep(settings.home)
         try:
             _run(settings, options, reporter, outcome, done, record)
@@ -295,6 +304,7 @@ def _queue_and_save(
     Returns the summary's sync phrase when there is nothing to send, else None.
     """
     target = options.output or settings.data_file
+    progress.phase("saving")
     with signals.deferred():
         try:
             tail = _queue(snapshot, settings, reporter)
@@ -351,6 +361,7 @@ def _send(
     outbox = store.Outbox(settings.outbox_dir, settings.outbox_cap)
     if options.no_sync:
         return f"queued ({len(outbox.pending())} pending, --no-sync)"
+    progress.phase("syncing")
     _drain_into(outcome, settings, reporter, within_run=True, shown=shown)
     if outcome.error is None:
         return "synced"
@@ -405,13 +416,17 @@ def login(
         )
     with store.hold_home(settings.home):
         if session_key_stdin:
-            value = sys.stdin.readline().strip()
+            value = _read_session_key()
             if not value:
                 raise UsageError("--session-key-stdin: nothing was read from standard input")
             # Like the API key, the session value is redacted from every line and the result.
             reporter.secrets.append(Secret(value))
             browser.login_with_session_key(settings, value)
         else:
+            from consolescrape.browser.chrome import HEADLESS_LOGIN_ADVICE, check_display
+
+            # No screen: say so first, rather than announce a window that cannot open.
+            check_display(HEADLESS_LOGIN_ADVICE)
             reporter.info(
                 f"a browser window opens on the usage page: log in there (within {timeout:g} s); "
                 "it closes by itself once the usage page shows"
@@ -421,6 +436,16 @@ def login(
     return Outcome(data={"profile": str(settings.profile)})
 
 
+def _read_session_key() -> str:
+    """The sessionKey from stdin: asked for without echo at a terminal, read as is from a pipe."""
+    if sys.stdin.isatty():
+        import getpass
+
+        # getpass writes the prompt to the terminal itself, never to stdout.
+        return getpass.getpass("sessionKey cookie value (not shown as you type): ").strip()
+    return sys.stdin.readline().strip()
+
+
 def status(
     settings: Settings, reporter: Reporter, *, check: bool, max_age: float, as_json: bool
 ) -> Outcome:
@@ -428,6 +453,7 @@ def status(
     from consolescrape import status as view
 
     found = view.collect(settings, max_age=max_age)
+    found.problems = [(what, reporter.advise(fix)) for what, fix in found.problems]
     if not as_json:
         view.render(found, reporter.console)
     outcome = Outcome(data=view.to_json(found))
@@ -450,7 +476,7 @@ def doctor(settings: Settings, reporter: Reporter, *, online: bool) -> Outcome:
         mark = "✓" if check.ok else ("✗" if check.required else "!")
         reporter.line(f"{mark} {check.name}: {check.detail}")
         if not check.ok and check.fix:
-            reporter.line(f"    fix: {check.fix}")
+            reporter.line(f"    fix: {reporter.advise(check.fix)}")
     if reporter.verbose:
         reporter.console.print(f"  consolescrape {version()}", markup=False)
         for name, value, origin in checks.resolved_settings(settings):

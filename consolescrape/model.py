@@ -35,7 +35,7 @@ class ContractViolation(ValueError):
 class Limit:
     """One usage limit as the page shows it.
 
-    `percentage_used` is always 0–100; the endpoint can report more than 100 % (usage past the
+    `percentage_used` is always 0–100; the endpoint can report more than 100% (usage past the
     limit), which is kept as `raw_percentage` for the local file and clamped everywhere else.
     """
 

@@ -1,13 +1,19 @@
-"""What a person reads (stderr) and what a machine reads (one JSON object on stdout)."""
+"""What a person reads and what a machine reads.
+
+The view a command was asked for (`status`, `history`, `doctor`, `schedule show`) goes to
+stdout, through `Reporter.console`; log lines, warnings, advice and progress go to stderr.
+With --json, stdout holds only the one JSON object, and a view printed anyway goes to stderr.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from consolescrape import sanitize
 
@@ -18,16 +24,26 @@ if TYPE_CHECKING:
 
 
 class Reporter:
-    """Messages on stderr: rich in a terminal, plain timestamped lines in cron."""
+    """Messages on stderr (rich in a terminal, plain timestamped lines in cron); the view on
+    stdout (`console`, `line`), or on stderr with --json (`as_json`)."""
 
     def __init__(
-        self, *, quiet: bool = False, verbose: bool = False, stream: IO[str] | None = None
+        self,
+        *,
+        quiet: bool = False,
+        verbose: bool = False,
+        stream: IO[str] | None = None,
+        as_json: bool = False,
     ) -> None:
         self.quiet = quiet
         self.verbose = verbose
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
+        self.as_json = as_json
         self._console: Console | None = None
+        self._messages: Console | None = None
+        #: the options the command ran with that advice must repeat (`--home DIR`, ...).
+        self.invocation: list[str] = []
         #: values redacted from every line, whatever its origin (set once settings are known).
         self.secrets: list[Secret] = []
         _handler.reporter = self
@@ -39,12 +55,32 @@ class Reporter:
 
     @property
     def console(self) -> Console:
-        """The rich console, created on first use (importing rich costs start-up time)."""
+        """The view's rich console on stdout (stderr with --json), created on first use
+        (importing rich costs start-up time). Lines reach the stream without trailing blanks,
+        and wrap at word boundaries to the terminal's width (COLUMNS honoured)."""
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(file=self.stream, soft_wrap=True, highlight=False)
+            target = self.stream if self.as_json else sys.stdout
+            trimmed = cast("IO[str]", TrimmedLines(target))
+            self._console = Console(file=trimmed, highlight=False)
         return self._console
+
+    @property
+    def messages(self) -> Console:
+        """The rich console of log lines and progress, on stderr."""
+        if self._messages is None:
+            from rich.console import Console
+
+            self._messages = Console(file=self.stream, soft_wrap=True, highlight=False)
+        return self._messages
+
+    def advise(self, text: str) -> str:
+        """`text` with every `consolescrape <command>` in it given the options this command ran
+        with (`--home`, `--env-file`), so advice followed literally acts on the same home."""
+        from consolescrape.invocation import repeat_options
+
+        return repeat_options(text, self.invocation)
 
     def _emit(self, level: str, message: str, style: str) -> None:
         message = self.scrub(message)
@@ -52,7 +88,7 @@ class Reporter:
             from rich.markup import escape
 
             prefix = f"[{style}]{level}:[/] " if level else ""
-            self.console.print(prefix + escape(message))
+            self.messages.print(prefix + escape(message))
         else:
             stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             prefix = f"{level}: " if level else ""
@@ -73,11 +109,12 @@ class Reporter:
     def error(self, message: str, advice: str | None = None) -> None:
         self._emit("error", message, "bold red")
         if advice:
-            self._emit("fix", advice, "cyan")
+            self._emit("fix", self.advise(advice), "cyan")
 
     def line(self, text: str) -> None:
-        """A plain line of a report (doctor's checks), printed even under --quiet."""
-        self.console.print(self.scrub(text), markup=False)
+        """A plain line of the view (doctor's checks), printed even under --quiet; never broken
+        by the view's wrapping, so a path or a command in it can be copied whole."""
+        self.console.print(self.scrub(text), markup=False, soft_wrap=True)
 
     def exception(self, exc: BaseException) -> None:
         """An internal bug: one line, the traceback only with --verbose."""
@@ -96,6 +133,40 @@ class Streamed:
 
     def write_json(self, write: Callable[[str], object], secrets: list[Secret]) -> None:
         raise NotImplementedError
+
+
+#: Blanks at the end of a line, before any closing colour codes (kept).
+_TRAILING_BLANKS = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+
+
+class TrimmedLines:
+    """A text stream that drops the blanks rich pads a table's last column with."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        done, newline, self._pending = (self._pending + text).rpartition("\n")
+        if newline:
+            self.stream.write(_TRAILING_BLANKS.sub(r"\1", done) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.stream.write(_TRAILING_BLANKS.sub(r"\1", self._pending))
+            self._pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.stream, "encoding", "utf-8")
 
 
 def print_result(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -326,7 +327,7 @@ def rows(status: Status) -> list[tuple[str, int | float, str]]:
 def to_json(status: Status) -> dict[str, Any]:
     oldest = status.oldest_pending
     return {
-        "data": model.to_json(status.snapshot) if status.snapshot else None,
+        "snapshot": model.to_json(status.snapshot) if status.snapshot else None,
         "ageSeconds": None if status.age is None else round(status.age, 1),
         "stale": status.age is None or status.age > status.max_age,
         "lastRun": _last_run(status.state),
@@ -347,7 +348,30 @@ def _render_forecasts(status: Status, console: Any) -> None:
     from consolescrape.forecast import describe
 
     for key, found in status.forecasts.items():
-        console.print(f"{limit_label(key)}: {describe(found, status.now)}", markup=False)
+        # The limit's row above already counts down to its reset: one countdown per screen.
+        text = describe(found, status.now, with_reset=False)
+        console.print(f"{limit_label(key)}: {text}", markup=False)
+
+
+#: The bar's widest and narrowest: it gives way on a narrow terminal before the text wraps.
+BAR_WIDTH = 24
+MIN_BAR_WIDTH = 10
+#: "(resets in 2 hr 42 min)" in a recorded summary: the rows above count down live instead.
+_RECORDED_COUNTDOWN = re.compile(r" \(resets [^()]*\)")
+
+
+def bar_width(table_rows: list[tuple[str, int | float, str]], width: int) -> int:
+    """The bar's width for a console `width` wide, given the label and reset columns."""
+    label = max((len(label) for label, _, _ in table_rows), default=0)
+    reset = max((len(reset) for _, _, reset in table_rows), default=0)
+    # One blank of padding on each side of each of the four columns; "100%" is four wide.
+    room = width - label - 4 - reset - 8
+    return max(MIN_BAR_WIDTH, min(BAR_WIDTH, room))
+
+
+def recorded_message(entry: dict[str, Any]) -> str:
+    """The message a run or sync recorded, without the countdowns it had then."""
+    return _RECORDED_COUNTDOWN.sub("", clean(str(entry.get("message", ""))))
 
 
 def render(status: Status, console: Any) -> None:
@@ -369,8 +393,13 @@ def render(status: Status, console: Any) -> None:
             Text.assemble("Claude usage · updated ", (f"{duration(age)} ago", style), source)
         )
         table = Table(show_header=False, box=None, padding=(0, 1))
-        for label, percent, reset in rows(status):
-            width = 24
+        table.add_column()
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(overflow="fold")
+        shown = rows(status)
+        width = bar_width(shown, console.width)
+        for label, percent, reset in shown:
             filled = round(width * min(max(percent, 0), 100) / 100)
             bar = Text("█" * filled, style=percent_style(percent)) + Text(
                 "░" * (width - filled), style="dim"
@@ -397,7 +426,7 @@ def render(status: Status, console: Any) -> None:
                 f"{name:<10} ",
                 mark,
                 f" {_ago(entry.get('at'), now)} · ",
-                clean(str(entry.get("message", ""))),
+                recorded_message(entry),
                 (" (resolved: a later sync succeeded)" if entry.get("resolved") else ""),
             )
         )
@@ -411,4 +440,6 @@ def render(status: Status, console: Any) -> None:
     if status.hint:
         console.print(Text(f"hint: {clean(status.hint)}", style="yellow"))
     for what, fix in status.problems:
-        console.print(Text.assemble(("✗ ", "bold red"), clean(what), (f" → {fix}", "cyan")))
+        console.print(Text.assemble(("✗ ", "bold red"), clean(what)))
+        # The fix on a line of its own, never broken: the commands in it are copied whole.
+        console.print(Text(f"  → {fix}", style="cyan"), soft_wrap=True)

@@ -116,12 +116,13 @@ def test_an_empty_environment_variable_hides_the_dotenv_value(
     ],
 )
 def test_sync_target_rules(home: Path, url: str, insecure: bool, ok: bool) -> None:
-    settings = config.load({"sync_url": url, "allow_insecure": insecure})
+    flags = {"sync_url": url, "allow_insecure": insecure}
     if ok:
-        config.check_sync_target(settings)
+        config.check_sync_target(config.load(flags))
     else:
+        # Not an http(s) URL: refused when loaded; plain http to a remote host: when sending.
         with pytest.raises(ConfigError):
-            config.check_sync_target(settings)
+            config.check_sync_target(config.load(flags))
 
 
 def test_missing_key_error_names_the_variable_and_where_to_put_it(home: Path) -> None:
@@ -291,3 +292,81 @@ def test_partial_policy_and_organization_pin_defaults(home: Path) -> None:
         {}, environ={"CONSOLESCRAPE_PARTIAL": " HOLD ", "CONSOLESCRAPE_ORG": "  Acme   Corp "}
     )
     assert (pinned.partial, pinned.org) == ("hold", "Acme Corp")
+
+
+@pytest.mark.parametrize(
+    ("word", "value"),
+    [(w, True) for w in ("true", "1", "yes", "on", "TRUE", " On ")]
+    + [(w, False) for w in ("false", "0", "no", "off", "No")],
+)
+def test_a_boolean_takes_the_usual_words(home: Path, word: str, value: bool) -> None:
+    settings = config.load(environ={"CLAUDE_SYNC_ALLOW_INSECURE": word})
+    assert settings.allow_insecure is value
+
+
+def test_a_boolean_that_is_not_one_is_exit_7_naming_what_is_allowed(cli: CLI, home: Path) -> None:
+    result = cli("run", env={"CLAUDE_SYNC_ALLOW_INSECURE": "maybe"})
+    assert result.code == 7
+    assert "CLAUDE_SYNC_ALLOW_INSECURE='maybe'" in result.stderr
+    assert "true, false, 1, 0, yes, no, on, off" in result.stderr
+    assert not (home / "state.json").exists(), "refused before anything ran"
+
+
+@pytest.mark.parametrize("name", ["CONSOLESCRAPE_HEALTHCHECK_URL", "CLAUDE_SYNC_URL"])
+@pytest.mark.parametrize("url", ["notaurl", "ftp://host/x", "https://", "mailto:me@example.com"])
+def test_a_url_setting_must_be_http_with_a_host(cli: CLI, home: Path, name: str, url: str) -> None:
+    result = cli("status", env={name: url})
+    assert result.code == 7, result.stderr
+    assert f"{name}={url!r} is not an http(s) URL with a host" in result.stderr
+    assert "fix: set " + name in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_bad_url_never_shows_its_password(cli: CLI, home: Path) -> None:
+    result = cli("status", "--json", env={"CONSOLESCRAPE_HEALTHCHECK_URL": "ftp://u:s3cr3t@h/x"})
+    assert result.code == 7
+    assert "s3cr3t" not in result.stdout + result.stderr
+    assert "CONSOLESCRAPE_HEALTHCHECK_URL" in result.json["error"]["message"]
+
+
+def test_the_key_value_is_never_in_a_settings_error(cli: CLI, home: Path) -> None:
+    result = cli("status", "--json", env={"CLAUDE_SYNC_API_KEY": SECRET_KEY + "\n2"})
+    assert result.code == 7 and "CLAUDE_SYNC_API_KEY" in result.json["error"]["message"]
+
+
+def test_a_profile_dir_that_is_a_file_says_so(cli: CLI, home: Path, tmp_path: Path) -> None:
+    afile = tmp_path / "passwd"
+    afile.write_text("root:x:0:0\n")
+    result = cli("run", env={"CONSOLESCRAPE_PROFILE_DIR": str(afile)})
+    assert result.code == 7
+    assert "is a file, not a directory" in result.stderr and "does not exist" not in result.stderr
+
+
+def test_a_flag_out_of_range_is_named_as_typed(cli: CLI, home: Path) -> None:
+    result = cli("run", "--timeout", "5000")
+    assert result.code == 7
+    assert "--timeout 5000 is out of range" in result.stderr
+    assert "CONSOLESCRAPE_TIMEOUT" not in result.stderr and "5000.0" not in result.stderr
+    env = cli("run", env={"CONSOLESCRAPE_TIMEOUT": "5000"})
+    assert env.code == 7 and "CONSOLESCRAPE_TIMEOUT='5000' is out of range" in env.stderr
+
+
+def test_a_misspelt_variable_is_warned_about_with_the_name_it_meant(cli: CLI, home: Path) -> None:
+    home.mkdir(parents=True, mode=0o700)
+    (home / ".env").write_text("CONSOLESCRAPE_TIMOUT=30\n")
+    (home / ".env").chmod(0o600)
+    result = cli("run", "--no-sync", env={"CLAUDE_SYNC_APIKEY": SECRET_KEY})
+    assert result.code == 3  # no profile yet: the run itself goes on as before
+    assert (
+        "warning: CLAUDE_SYNC_APIKEY (in the environment) is not a consolescrape setting and is "
+        "ignored: did you mean CLAUDE_SYNC_API_KEY?" in result.stderr
+    )
+    assert f"CONSOLESCRAPE_TIMOUT (in {home / '.env'})" in result.stderr
+    assert "did you mean CONSOLESCRAPE_TIMEOUT?" in result.stderr
+    doctor = cli("doctor", env={"CLAUDE_SYNC_APIKEY": SECRET_KEY})
+    assert "! setting names: CLAUDE_SYNC_APIKEY" in doctor.stdout
+    assert "fix: rename CLAUDE_SYNC_APIKEY to CLAUDE_SYNC_API_KEY in the environment" in (
+        doctor.stdout
+    )
+    (home / ".env").unlink()
+    assert "✓ setting names" in cli("doctor").stdout

@@ -42,9 +42,9 @@ def test_demo_runs_the_pipeline_and_shows_what_the_receiver_stored(cli: CLI, hom
 def test_demo_human_output_shows_status_and_the_stored_payload(cli: CLI) -> None:
     result = cli("demo")
     assert result.code == 0, result.stderr
-    assert "Current session" in result.stderr and "47%" in result.stderr
+    assert "Current session" in result.stdout and "47%" in result.stdout, "the views on stdout"
     assert "receiver stored 1 snapshot" in result.stderr
-    assert '"sonnetOnly"' in result.stderr
+    assert '"sonnetOnly"' in result.stdout
 
 
 def test_ctrl_c_during_the_demo_leaves_no_process_or_temp_dir(spawn: Spawn, home: Path) -> None:

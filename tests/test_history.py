@@ -388,11 +388,13 @@ def points(*pairs: tuple[int, float]) -> list[history.Point]:
 
 def test_the_forecast_names_when_100_is_reached_next_to_the_reset() -> None:
     now = T0 + timedelta(minutes=20)
-    # 10 % per 10 min = 60 %/hr; at 40 % now, 100 % is an hour away; the reset is 4 hr 40 away.
+    # 10 % per 10 min = 60 %/hr; at 40 % now, 100% is an hour away; the reset is 4 hr 40 away.
     found = forecast.forecast(points((0, 20), (10, 30), (20, 40)), RESET, now)
     assert found is not None
     assert round(found.pace_per_hour) == 60
-    assert forecast.describe(found, now) == "at this pace 100 % in ~1 hr — resets in 4 hr 40 min"
+    assert forecast.describe(found, now) == "at this pace 100% in ~1 hr — resets in 4 hr 40 min"
+    # Where the limit's row already counts down (status), the forecast does not repeat it.
+    assert forecast.describe(found, now, with_reset=False) == "at this pace 100% in ~1 hr"
     assert found.to_json()["reachesLimitBeforeReset"] is True
 
 
@@ -401,7 +403,7 @@ def test_a_slow_pace_wont_reach_it_before_the_reset() -> None:
     found = forecast.forecast(points((0, 20), (10, 21), (20, 22)), RESET, now)
     assert found is not None
     assert forecast.describe(found, now) == (
-        "at this pace it won't reach 100 % before the reset — resets in 4 hr 40 min"
+        "at this pace it won't reach 100% before the reset — resets in 4 hr 40 min"
     )
 
 

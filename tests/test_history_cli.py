@@ -15,6 +15,7 @@ import pytest
 from conftest import CLI, SAMPLE, write_snapshot
 
 from consolescrape import history, model, store
+from consolescrape.history_view import BARS, WIDTH
 
 NOW = datetime.now(UTC)
 
@@ -72,13 +73,13 @@ def test_history_text_is_plain_outside_a_terminal(cli: CLI, home: Path, year: Pa
     install(home, year)
     result = cli("history")
     assert result.code == 0, result.stderr
-    assert "\x1b[" not in result.stderr, "no colour codes in a log"
-    lines = result.stderr.splitlines()
+    assert "\x1b[" not in result.stdout, "no colour codes in a log"
+    lines = result.stdout.splitlines()
     assert lines[0].startswith("Current session") and "peak 100%" in lines[0]
-    assert "at 100%" in lines[0] and "█" in lines[0]
+    assert "at 100%" in result.stdout and "█" in lines[0]
     assert any(line.startswith("All models") for line in lines)
     assert any("resets" in line and "(peak 100%)" in line for line in lines)
-    assert result.stdout == ""
+    assert result.stderr == "", "the view is on stdout, nothing else on stderr"
 
 
 def test_history_answers_while_a_run_holds_the_lock_and_writes(cli: CLI, home: Path) -> None:
@@ -97,7 +98,7 @@ def test_history_answers_while_a_run_holds_the_lock_and_writes(cli: CLI, home: P
 def test_no_history_yet_says_how_it_starts(cli: CLI, home: Path) -> None:
     result = cli("history")
     assert result.code == 0
-    assert "no history" in result.stderr and "consolescrape run" in result.stderr
+    assert "no history" in result.stdout and "consolescrape run" in result.stdout
     assert cli("history", "--json").json["data"]["rows"] == []
     assert not (home / "history.db").exists(), "reading never creates the database"
 
@@ -138,9 +139,10 @@ def test_status_shows_the_forecast_from_the_current_window(cli: CLI, home: Path)
     assert result.code == 0, result.stderr
     # A few seconds pass between writing the history and reading it.
     assert re.search(
-        r"Current session: at this pace 100 % in ~(39|40) min — resets in 2 hr 5[89] min",
-        result.stderr,
-    ), result.stderr
+        r"^Current session: at this pace 100% in ~(39|40) min$", result.stdout, re.MULTILINE
+    ), result.stdout
+    # One countdown per limit on the screen: the limit's row, not the forecast again.
+    assert len(re.findall(r"resets in 2 hr 5[89] min", result.stdout)) == 1, result.stdout
     found = cli("status", "--json").json["data"]["forecasts"]["currentSession"]
     assert found["pacePercentPerHour"] == 60 and found["reachesLimitBeforeReset"] is True
     # From the last reading (stored to the millisecond): 40 %, at 60 % an hour.
@@ -150,7 +152,7 @@ def test_status_shows_the_forecast_from_the_current_window(cli: CLI, home: Path)
 
 def test_no_forecast_from_two_points(cli: CLI, home: Path) -> None:
     window_of(home, [40, 50], timedelta(minutes=10))
-    assert "at this pace" not in cli("status").stderr
+    assert "at this pace" not in cli("status").stdout
     assert cli("status", "--json").json["data"]["forecasts"] == {}
 
 
@@ -161,13 +163,13 @@ def test_status_of_several_accounts_at_a_glance(cli: CLI, tmp_path: Path) -> Non
     personal.mkdir(mode=0o700)  # logged in, never run yet (a missing home is a typo: exit 7)
     result = cli("status", "--home", str(work), "--home", str(personal), "--check")
     assert result.code == 9
-    assert f"── {work} ──" in result.stderr and f"── {personal} ──" in result.stderr
-    assert "no usage data yet" in result.stderr and "47%" in result.stderr
+    assert f"── {work} ──" in result.stdout and f"── {personal} ──" in result.stdout
+    assert "no usage data yet" in result.stdout and "47%" in result.stdout
     doc = cli("status", "--home", str(work), "--home", str(personal), "--json").json
     assert doc["exitCode"] == 0
     [first, second] = doc["data"]["accounts"]
-    assert first["home"] == str(work) and first["status"]["data"]["currentSession"]
-    assert second["home"] == str(personal) and second["status"]["data"] is None
+    assert first["home"] == str(work) and first["status"]["snapshot"]["currentSession"]
+    assert second["home"] == str(personal) and second["status"]["snapshot"] is None
 
 
 def test_doctor_names_a_damaged_history_and_its_fix(cli: CLI, home: Path) -> None:
@@ -175,15 +177,15 @@ def test_doctor_names_a_damaged_history_and_its_fix(cli: CLI, home: Path) -> Non
     path = home / "history.db"
     path.write_bytes(b"garbage " * 1000)
     result = cli("doctor")
-    assert "✗ history:" in result.stderr and "damaged" in result.stderr
-    assert f"fix: mv {path} {path}.broken" in result.stderr
+    assert "✗ history:" in result.stdout and "damaged" in result.stdout
+    assert f"fix: mv {path} {path}.broken" in result.stdout
     path.unlink()
     with history.open_for_writing(path):
         pass
-    assert "✓ history:" in cli("doctor").stderr
+    assert "✓ history:" in cli("doctor").stdout
     with sqlite3.connect(path) as raw:
         raw.execute(f"PRAGMA user_version = {history.SCHEMA_VERSION + 5}")
-    assert "newer than this consolescrape" in cli("doctor").stderr
+    assert "newer than this consolescrape" in cli("doctor").stdout
 
 
 def test_streamed_json_is_the_document_built_whole_byte_for_byte(year: Path, home: Path) -> None:
@@ -223,3 +225,25 @@ def test_streamed_json_scrubs_stored_text_and_redacts_the_key(cli: CLI, home: Pa
     texts = [row["resetsIn"] for row in result.json["data"]["rows"]]
     assert texts == ["in 2 hr", "echo [redacted]"]
     assert "\x1b" not in result.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_history_fits_the_terminal_width_without_breaking_a_word(
+    cli: CLI, home: Path, year: Path, columns: int
+) -> None:
+    install(home, year)
+    result = cli("history", "--since", "7d", env={"COLUMNS": str(columns)})
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and all(len(line) <= columns for line in lines), lines
+    assert not any(line.endswith(" ") for line in lines), "no trailing blanks"
+    # Each phrase whole on one line: a break only falls between phrases.
+    for phrase in ("peak 100% (", "at 100%", "(peak 100%)"):
+        assert phrase in result.stdout
+    assert not any(line.rstrip().endswith(("peak", "at", "(")) for line in lines), lines
+    spark = lines[0].split()[2]
+    assert set(spark) <= set(BARS), lines[0]
+    if columns == 80:
+        assert len(spark) < WIDTH, "the sparkline shrinks on a narrow terminal"
+    else:
+        assert len(lines[0]) > 80, "a wide terminal gets one line per limit"

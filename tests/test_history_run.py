@@ -254,12 +254,12 @@ def test_a_broken_history_never_fails_a_run(
     assert len(warnings) == 1, result.stderr
     assert "fix:" in warnings[0]
     assert alerts_sent(env) == [], "without a record of it, an alert could repeat: none is sent"
-    assert "✗ history:" in doctor.stderr and "fix:" in doctor.stderr.split("✗ history:")[1]
+    assert "✗ history:" in doctor.stdout and "fix:" in doctor.stdout.split("✗ history:")[1]
     if fault == "link to a file":  # never followed: the file is as it was, and still 0644
         assert elsewhere.read_text() == "someone's notes\n" and file_mode(elsewhere) == 0o644
     if fault == "dangling link":
         assert not elsewhere.exists(), "a database was made outside the home"
     if fault not in ("damaged", "read-only"):
         assert "not a regular file of yours" in warnings[0] and "fix: move it" in warnings[0]
-        assert "chmod" not in doctor.stderr
+        assert "chmod" not in doctor.stdout
         assert "`consolescrape doctor` checks it" not in warnings[0]

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -168,6 +171,82 @@ def test_bot_check_is_exit_4_not_a_logout_and_keeps_old_data(
     assert state["run"]["ok"] is False and state["run"]["exitCode"] == 4
 
 
+def test_login_without_a_display_says_so_before_announcing_a_window(cli: CLI, home: Path) -> None:
+    result = cli("login", env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert result.code == 7
+    assert "no display" in result.stderr and "--session-key-stdin" in result.stderr
+    assert "window opens" not in result.stderr
+
+
+def in_terminal(
+    args: list[str], env: dict[str, str], *, wait_for: bytes = b"", answer: bytes = b""
+) -> tuple[int, bytes]:
+    """Run the real CLI with a pseudo-terminal as its stdin, stdout and stderr; once it has
+    printed `wait_for`, type `answer`. Returns the exit code and everything it printed."""
+    import pty
+
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child
+        os.environ.update({"TERM": "xterm-256color", "COLUMNS": "100", **env})
+        command = [sys.executable, "-m", "consolescrape", *args]
+        os.execv(sys.executable, command)  # noqa: S606 - the real CLI, no shell involved
+    seen = b""
+    status = None
+    try:
+        deadline = time.monotonic() + 90
+        while wait_for not in seen:
+            assert time.monotonic() < deadline, seen
+            seen += os.read(terminal, 1024)
+        if answer:
+            os.write(terminal, answer)
+        while True:
+            try:
+                chunk = os.read(terminal, 1024)
+            except OSError:  # the child closed the terminal: it has ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        _, status = os.waitpid(pid, 0)
+    finally:
+        if status is None:  # a failed assertion: end the child, which cleans up after itself
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+        os.close(terminal)
+    return os.waitstatus_to_exitcode(status), seen
+
+
+def test_session_key_typed_at_a_terminal_is_asked_for_and_not_echoed(
+    site: StandIn, home: Path
+) -> None:
+    code, seen = in_terminal(
+        ["login", "--session-key-stdin"],
+        {"CONSOLESCRAPE_USAGE_URL": site.url},
+        wait_for=b"not shown as you type",
+        answer=SESSION_KEY.encode() + b"\n",
+    )
+    assert code == 0, seen
+    assert SESSION_KEY.encode() not in seen, "the secret was echoed"
+    assert b"logged in" in seen
+    assert (home / "profile").is_dir()
+
+
+def test_a_run_in_a_terminal_shows_its_phase_and_cron_sees_none(
+    cli: CLI, env: dict[str, str], home: Path
+) -> None:
+    code, seen = in_terminal(["run", "--no-sync"], env)
+    assert code == 0, seen
+    assert b"starting the browser" in seen or b"loading the page" in seen, seen
+    assert re.search(rb"(loading the page|reading the usage|saving) \xc2\xb7 \d+ s", seen), seen
+    assert b"session 47%" in seen, "the summary line still comes"
+    quiet_code, quiet = in_terminal(["run", "--no-sync", "--quiet"], env)
+    assert quiet_code == 0 and b"loading the page" not in quiet and b" s\r" not in quiet
+    piped = cli("run", "--no-sync", env=env)
+    assert piped.code == 0
+    for phase in ("starting the browser", "loading the page", "saving"):
+        assert phase not in piped.stderr + piped.stdout, "nothing extra in cron's log"
+
+
 def test_hanging_page_ends_within_the_timeout_with_exit_4(
     cli: CLI, env: dict[str, str], site: StandIn, home: Path
 ) -> None:
@@ -177,6 +256,55 @@ def test_hanging_page_ends_within_the_timeout_with_exit_4(
     elapsed = time.monotonic() - started
     assert result.code == 4
     assert elapsed < 6 + 15, f"took {elapsed:.1f} s"
+    assert "within 6 s" in result.stderr, "the deadline as given, not the time it stopped at"
+    assert not (home / "usage-data.json").exists()
+
+
+@pytest.fixture
+def gone_page() -> Iterator[Callable[[int], str]]:
+    """A page on 127.0.0.1 served with the HTTP status asked for (a moved or deleted page)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answer = {"status": 404}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><title>Not found</title><body><p>Nothing here.</p></body></html>"
+            self.send_response(answer["status"])
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def serve(status: int) -> str:
+        answer["status"] = status
+        return f"http://127.0.0.1:{server.server_address[1]}/settings/usage"
+
+    try:
+        yield serve
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_a_usage_page_answering_an_http_error_names_the_status_and_the_url(
+    cli: CLI, env: dict[str, str], home: Path, gone_page: Callable[[int], str], status: int
+) -> None:
+    url = gone_page(status)
+    started = time.monotonic()
+    result = cli("run", "--json", "--url", url, env=env)
+    assert result.code == 4
+    message = result.json["error"]["message"]
+    assert f"HTTP {status}" in message and url in message, message
+    assert "may have changed" not in result.stderr
+    assert time.monotonic() - started < 25, "told at once, not after the 30 s deadline"
     assert not (home / "usage-data.json").exists()
 
 
@@ -208,6 +336,8 @@ def test_a_second_run_while_one_holds_the_lock_exits_8(
         result = cli("run", env=env)
     assert result.code == 8
     assert f"pid {os.getpid()}" in result.stderr
+    # A normal overlap under cron: an info line, not an error to act on.
+    assert "error:" not in result.stderr and "fix:" not in result.stderr
 
 
 def test_health_ping_on_success_and_on_failure(
@@ -253,8 +383,8 @@ def test_model_row_hint_on_every_run_path_and_in_status_and_doctor(
     result = cli(*args, env=run_env)
     assert result.code == 0, result.stderr
     assert result.stderr.count(HINT) == 1
-    assert HINT in cli("status", env=run_env).stderr
-    assert HINT in cli("doctor", env=run_env).stderr
+    assert HINT in cli("status", env=run_env).stdout
+    assert HINT in cli("doctor", env=run_env).stdout
     if way == "key, synced":
         [got] = receiver.accepted
         assert (

@@ -35,27 +35,27 @@ def test_fresh_data_shows_a_bar_per_limit_and_check_passes(cli: CLI, home: Path)
     result = cli("status", "--check")
     assert result.code == 0, result.stderr
     for label in ("Current session", "All models", "Sonnet", "47%", "31%", "10%"):
-        assert label in result.stderr
-    assert "█" in result.stderr
-    assert "resets in 2 hr 2" in result.stderr  # live countdown from resetsAt
-    assert "updated 2 min ago" in result.stderr
-    assert "Outbox" in result.stderr and "empty" in result.stderr
+        assert label in result.stdout
+    assert "█" in result.stdout
+    assert "resets in 2 hr 2" in result.stdout  # live countdown from resetsAt
+    assert "updated 2 min ago" in result.stdout
+    assert "Outbox" in result.stdout and "empty" in result.stdout
 
 
 def test_stale_data_fails_the_check_with_advice(cli: CLI, home: Path) -> None:
     save(home, timedelta(minutes=40))
     result = cli("status", "--check", "--max-age", "15")
     assert result.code == 9
-    assert "stale" in result.stderr and "40 min" in result.stderr
-    assert "cron" in result.stderr
+    assert "stale" in result.stdout and "40 min" in result.stdout
+    assert "cron" in result.stdout
 
 
 def test_no_data_yet_fails_the_check(cli: CLI, home: Path) -> None:
     home.mkdir()
     result = cli("status", "--check")
     assert result.code == 9
-    assert "no usage data yet" in result.stderr
-    assert "consolescrape login" in result.stderr, "a new user logs in before the first run"
+    assert "no usage data yet" in result.stdout
+    assert "consolescrape login" in result.stdout, "a new user logs in before the first run"
 
 
 def test_status_without_check_only_reports(cli: CLI, home: Path) -> None:
@@ -68,8 +68,8 @@ def test_failed_last_run_fails_the_check_and_names_the_fix(cli: CLI, home: Path)
     record_failure(home, "run", 3, "the usage page asks for a login")
     result = cli("status", "--check")
     assert result.code == 9
-    assert "last run failed (exit 3)" in result.stderr
-    assert "consolescrape login" in result.stderr
+    assert "last run failed (exit 3)" in result.stdout
+    assert "consolescrape login" in result.stdout
 
 
 def test_pending_outbox_and_failed_sync_show_in_json(cli: CLI, home: Path) -> None:
@@ -87,7 +87,7 @@ def test_pending_outbox_and_failed_sync_show_in_json(cli: CLI, home: Path) -> No
     assert data["stale"] is False and 0 <= data["ageSeconds"] < 120
     assert data["lastSync"] is None, "nothing was ever delivered"
     assert data["lastSyncAttempt"]["exitCode"] == 5
-    assert data["data"]["currentSession"]["percentageUsed"] == 47
+    assert data["snapshot"]["currentSession"]["percentageUsed"] == 47
     assert [p["problem"] for p in data["problems"]] == [
         "last sync failed (exit 5): sync failed: connection refused"
     ]
@@ -107,8 +107,8 @@ def test_model_row_mismatch_is_shown_with_the_setting_that_fixes_it(cli: CLI, ho
         },
     )
     result = cli("status")
-    assert "CONSOLESCRAPE_MODEL_ROW=Fable" in result.stderr
-    assert cli("status", env={"CONSOLESCRAPE_MODEL_ROW": "Fable"}).stderr.count("hint") == 0
+    assert "CONSOLESCRAPE_MODEL_ROW=Fable" in result.stdout
+    assert cli("status", env={"CONSOLESCRAPE_MODEL_ROW": "Fable"}).stdout.count("hint") == 0
 
 
 def test_an_old_sync_failure_is_no_problem_when_sync_is_off(cli: CLI, home: Path) -> None:
@@ -136,9 +136,9 @@ def test_escape_sequences_in_stored_page_text_and_messages_are_not_shown(
     record_failure(home, "run", 6, f"refused{hostile}")
     result = cli("status", "--check")
     assert result.code == 9
-    assert "Thu 7:00 AM" in result.stderr and "refused" in result.stderr
-    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
-    assert "pwned" not in result.stderr
+    assert "Thu 7:00 AM" in result.stdout and "refused" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "pwned" not in result.stdout
 
 
 def test_a_run_whose_sync_failed_shows_resolved_after_a_later_sync_succeeds(
@@ -159,7 +159,7 @@ def test_a_run_whose_sync_failed_shows_resolved_after_a_later_sync_succeeds(
     assert cli("sync", env=env).code == 0  # the key was fixed
     result = cli("status", "--check", env=env)
     assert result.code == 0, result.stderr
-    assert "resolved" in result.stderr
+    assert "resolved" in result.stdout
     assert cli("status", "--json", env=env).json["data"]["lastRun"]["resolved"] is True
 
 
@@ -200,3 +200,46 @@ def test_a_home_that_does_not_exist_is_exit_7_not_an_empty_status(
     several = cli("status", "--home", str(typo), "--home", str(typo), "--json")
     assert several.code == 9, "each account says why; the verdict names both"
     assert several.json["data"]["accounts"][0]["exitCode"] == 7
+
+
+def test_the_view_is_on_stdout_and_fits_80_columns_with_one_countdown_per_limit(
+    cli: CLI, home: Path
+) -> None:
+    snapshot = save(home, timedelta(minutes=2))
+    summary = f"{model.summary(snapshot)} · synced"  # as `run` records it: with its countdowns
+    store.record_outcome(
+        home / "state.json", "run", {"ok": True, "exitCode": 0, "message": summary}
+    )
+    result = cli("status", env={"COLUMNS": "80"})
+    assert result.code == 0
+    assert result.stderr == "", "nothing but the view, and the view is on stdout"
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert not any(line != line.rstrip() for line in lines), "no trailing blanks"
+    assert result.stdout.count("resets in 2 hr") == 1, "one countdown for the session"
+    assert "100 %" not in result.stdout
+    assert "Last run   ✓" in result.stdout and "session 47% · all models 31%" in result.stdout
+    wide = cli("status", env={"COLUMNS": "120"}).stdout
+    assert wide.count("resets in 2 hr") == 1 and all(len(x) <= 120 for x in wide.splitlines())
+
+
+def test_status_json_data_has_the_documented_keys_and_no_nested_data(cli: CLI, home: Path) -> None:
+    save(home, timedelta(minutes=2))
+    result = cli("status", "--json")
+    assert result.stderr == "" and result.stdout.count("\n") == 1
+    data = result.json["data"]
+    assert set(data) == {
+        "snapshot",
+        "ageSeconds",
+        "stale",
+        "lastRun",
+        "lastSync",
+        "outbox",
+        "problems",
+        "hint",
+        "forecasts",
+    }
+    assert data["snapshot"]["currentSession"]["percentageUsed"] == 47
+    docs = (Path(__file__).parent.parent / "docs" / "json.md").read_text()
+    for key in data:
+        assert f"`{key}`" in docs, f"docs/json.md does not describe status's {key}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 
+from consolescrape import progress
 from consolescrape.browser import lean
 from consolescrape.browser.chrome import binary_version, chrome_flags, find_browser
 from consolescrape.browser.endpoint import read_api
@@ -53,18 +54,22 @@ def scrape(settings: Settings, *, headed: bool = False, record: Record | None = 
     chromedriver is kept in `record` while it runs.
     """
     tz = local_zone()
+    progress.phase("starting the browser")
     with Browser(
         settings, headed=headed, seconds=settings.timeout, what="the browser phase", record=record
     ) as browser:
+        progress.phase("loading the page")
         first = lean.endpoint_first(browser, tz=tz)
         if first.snapshot is not None:
             snapshot = first.snapshot
         else:
             lean.block_extras(browser)
             land(browser, settings.usage_url)
+            progress.phase("reading the usage")
             api = first.api if first.asked else read_api(browser, tz=tz)
             snapshot = read_usage(browser, tz=tz, api=api)
         log_origins(snapshot)
+        progress.phase("closing the browser")
         logger.debug(
             f"browser: usage read {browser.elapsed():.2f} s after start ({snapshot.source})"
         )

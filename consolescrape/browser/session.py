@@ -318,7 +318,7 @@ class Browser:
             self.driver.get(url)
         except TimeoutException:
             raise ScrapeFailed(
-                f"page timeout: {origin_path(url)} did not load within {self.elapsed():.0f} s",
+                f"page timeout: {origin_path(url)} did not load within {self.seconds:g} s",
                 "the site may be down or slow; raise --timeout if it is only slow",
             ) from None
 

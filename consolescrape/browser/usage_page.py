@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from consolescrape import extract
 from consolescrape.browser.session import NETWORK_ADVICE, Browser, first_line, origin_path
+from consolescrape.config import DEFAULT_USAGE_URL
 from consolescrape.errors import (
     LOGIN_ADVICE,
     LoggedOut,
@@ -173,6 +174,8 @@ def _on_site(state: PageState, target: str) -> bool:
 
 #: Where Chrome puts a page it could not load at all (connection refused, DNS failure).
 NETWORK_ERROR_URL = "chrome-error://"
+#: HTTP statuses that say the usage page is not at this URL (the status and its name).
+GONE_STATUSES = {404: "Not Found", 410: "Gone"}
 #: Where the site sends an account without a paid plan instead of the usage page.
 FREE_PLAN_PATHS = ("/upgrade",)
 FREE_PLAN_ADVICE = (
@@ -202,6 +205,13 @@ def stop_for(state: PageState, browser: Browser) -> None:
             FREE_PLAN_ADVICE,
         )
     kind = state.kind
+    if kind is PageKind.UNKNOWN and state.status in GONE_STATUSES:
+        # Not a page that may still render its numbers: waiting out the deadline tells nothing.
+        raise ScrapeFailed(
+            f"the usage page answered HTTP {state.status} ({GONE_STATUSES[state.status]}) "
+            f"at {origin_path(state.url)}",
+            f"check CONSOLESCRAPE_USAGE_URL (or --url); the default is {DEFAULT_USAGE_URL}",
+        )
     if kind is PageKind.LOGIN:
         raise LoggedOut(
             "not logged in: the usage page asks for a login (the session expired or was never "
@@ -231,7 +241,7 @@ def site_trouble(state: PageState, api: extract.Reading | None, target: str) -> 
 def page_timeout(browser: Browser) -> ScrapeFailed:
     last = page_state(browser)
     return ScrapeFailed(
-        f"page timeout: the usage page did not show within {browser.elapsed():.0f} s "
+        f"page timeout: the usage page did not show within {browser.seconds:g} s "
         f"(at {origin_path(last.url)}, titled {last.title[:60]!r})",
         f"check CONSOLESCRAPE_USAGE_URL; debug files are in {browser.settings.debug_dir}",
     )
