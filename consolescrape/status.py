@@ -237,7 +237,7 @@ def several(
     accounts, failing = [], []
     for home in homes:
         if not as_json:
-            reporter.console.print(f"── {home} ──", markup=False)
+            reporter.console.print(f"── {home} ──", markup=False, soft_wrap=True)
         try:
             settings = config.load({"home": home}, env_file=env_file)
             outcome = jobs.status(settings, reporter, check=check, max_age=max_age, as_json=as_json)

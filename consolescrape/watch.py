@@ -167,7 +167,7 @@ def _frame(watched: list[_Watched], every: float, console: Any, *, last: bool = 
     collect = _Collect(console)
     for one in watched:
         if len(watched) > 1:
-            collect.print(f"── {one.settings.home} ──", markup=False)
+            collect.print(f"── {one.settings.home} ──", markup=False, soft_wrap=True)
         view.render(one.now(moment), collect)
     if not last:
         collect.print(Text(f"watching: files checked every {every:g} s · Ctrl-C to stop", "dim"))

@@ -309,7 +309,7 @@ def test_a_boolean_that_is_not_one_is_exit_7_naming_what_is_allowed(cli: CLI, ho
     assert result.code == 7
     assert "CLAUDE_SYNC_ALLOW_INSECURE='maybe'" in result.stderr
     assert "true, false, 1, 0, yes, no, on, off" in result.stderr
-    assert not (home / "state.json").exists(), "refused before anything ran"
+    assert not (home / "usage-data.json").exists(), "refused before anything ran"
 
 
 @pytest.mark.parametrize("name", ["CONSOLESCRAPE_HEALTHCHECK_URL", "CLAUDE_SYNC_URL"])

@@ -59,7 +59,7 @@ def test_a_fifo_in_place_of_history_hangs_neither_status_nor_history(home: Path,
 
     status = finished(started("status", "--check"))
     assert status.code == 0, status.stderr  # the data is fresh; history only adds forecasts
-    assert "Current session" in status.stderr
+    assert "Current session" in status.stdout
     shown = finished(started("history"))
     assert shown.code == 7
     assert f"{fifo} is a FIFO (named pipe), not a regular file of yours" in shown.stderr
@@ -90,12 +90,12 @@ def test_history_db_as_a_symlink_is_refused_never_followed(
     assert result.code == 7
     assert "history.db is a symbolic link, not a regular file of yours" in result.stderr
     doctor = cli("doctor")
-    assert "✗ history:" in doctor.stderr and "symbolic link" in doctor.stderr
+    assert "✗ history:" in doctor.stdout and "symbolic link" in doctor.stdout
     assert not outside.exists(), "a database was made outside the home"
 
     outside.write_text("not ours to touch\n")
     outside.chmod(0o644)
-    assert "symbolic link" in cli("doctor").stderr
+    assert "symbolic link" in cli("doctor").stdout
     assert outside.read_text() == "not ours to touch\n"
     assert outside.stat().st_mode & 0o777 == 0o644
 
@@ -107,9 +107,9 @@ def test_a_directory_in_place_of_history_says_so_and_how_to_move_it(
     fresh(home)
     (home / name).mkdir()
     doctor = cli("doctor")
-    [line] = [line for line in doctor.stderr.splitlines() if line.startswith("✗ history:")]
+    [line] = [line for line in doctor.stdout.splitlines() if line.startswith("✗ history:")]
     assert f"{home / name} is a directory, not a regular file of yours" in line
-    fix = doctor.stderr.split(line, 1)[1].strip().splitlines()[0]
+    fix = doctor.stdout.split(line, 1)[1].strip().splitlines()[0]
     assert f"mv {home / name} {home / name}.aside" in fix
     assert "chmod" not in fix and "`consolescrape doctor` checks it" not in fix
 
@@ -137,12 +137,12 @@ def test_printed_fix_commands_work_in_a_home_with_a_space(
     (home / "history.db").write_bytes(b"garbage " * 1000)
     (home / "history.db-wal").write_bytes(b"")
     doctor = cli("doctor")
-    fix = doctor.stderr.split("✗ history:", 1)[1].split("fix: ", 1)[1].splitlines()[0]
+    fix = doctor.stdout.split("✗ history:", 1)[1].split("fix: ", 1)[1].splitlines()[0]
     command = fix.split(" — ", 1)[0]
     subprocess.run(["sh", "-c", command], check=True)  # as the user would paste it
     assert (home / "history.db.broken").exists() and not (home / "history.db").exists()
     assert not (home / "history.db-wal").exists()
-    assert "✓ history:" in cli("doctor").stderr
+    assert "✓ history:" in cli("doctor").stdout
 
 
 def test_a_directory_as_the_profile_lock_is_named_not_blamed_on_chrome(

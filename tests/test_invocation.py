@@ -103,6 +103,7 @@ def test_a_run_in_another_home_advises_login_in_that_home(cli: CLI, tmp_path: Pa
 
 def test_status_and_doctor_fixes_repeat_the_home(cli: CLI, tmp_path: Path) -> None:
     other = tmp_path / "h2"
+    other.mkdir(mode=0o700)  # a home that does not exist is exit 7
     status = cli("status", "--check", "--home", str(other))
     assert f"`consolescrape login --home {other}` once" in status.stdout
     doc = cli("status", "--check", "--json", "--home", str(other)).json

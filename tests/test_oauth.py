@@ -163,8 +163,8 @@ def test_oauth_run_without_any_browser_saves_queues_syncs_and_tracks(
         "sonnetOnly",
     }
     status = cli("status", env=env)
-    assert "from the OAuth usage endpoint" in status.stderr
-    assert cli("status", "--json", env=env).json["data"]["data"]["via"] == "oauth"
+    assert "from the OAuth usage endpoint" in status.stdout
+    assert cli("status", "--json", env=env).json["data"]["snapshot"]["via"] == "oauth"
 
 
 def test_oauth_run_imports_no_selenium_and_no_browser_code(
@@ -406,7 +406,7 @@ def test_auto_with_an_expired_token_reads_the_site_in_the_browser(
     assert saved["currentSession"]["percentageUsed"] == 47
     assert endpoint.requests == []
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
-    assert "from the page" in cli("status", env=auto_env).stderr
+    assert "from the page" in cli("status", env=auto_env).stdout
 
 
 def test_auto_falls_back_when_the_endpoint_is_busy(
@@ -449,8 +449,8 @@ def test_doctor_reports_the_token_and_asks_the_endpoint_once_online(
     doctor_env = {**env, **sync_env(receiver)}
     result = cli("doctor", env=doctor_env)
     assert result.code == 0, result.stderr
-    assert f"✓ oauth token: found in {creds} (expires in 5.0 hours)" in result.stderr
-    assert "! browser" in result.stderr, "no browser is needed for the oauth source"
+    assert f"✓ oauth token: found in {creds} (expires in 5.0 hours)" in result.stdout
+    assert "! browser" in result.stdout, "no browser is needed for the oauth source"
     assert endpoint.calls == 0
     online = cli("doctor", "--online", "--json", env=doctor_env)
     assert online.code == 0, online.stderr
@@ -467,9 +467,9 @@ def test_doctor_with_an_expired_token_says_how_to_refresh(
     write_credentials(user_home / ".claude", credentials_doc(expires_in=-timedelta(minutes=30)))
     result = cli("doctor", env={**env, **sync_env(receiver)})
     assert result.code == ExitCode.CHECK_FAILED
-    assert "✗ oauth token" in result.stderr and REFRESH_ADVICE in result.stderr
+    assert "✗ oauth token" in result.stdout and REFRESH_ADVICE in result.stdout
     auto = cli("doctor", env={**env, **sync_env(receiver), "CONSOLESCRAPE_SOURCE": "auto"})
-    assert "! oauth token" in auto.stderr and "auto reads the usage page instead" in auto.stderr
+    assert "! oauth token" in auto.stdout and "auto reads the usage page instead" in auto.stdout
 
 
 # --- in process: credentials, the keychain, what an answer means ----------------------------

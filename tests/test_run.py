@@ -583,11 +583,11 @@ def test_site_trouble_is_exit_5_in_one_line_and_status_check_waits_for_max_age(
     assert [r.path for r in receiver.received if r.path.startswith("/ping")] == ["/ping/abc"]
     status = cli("status", "--check", env=run_env)
     assert status.code == 0, status.stderr
-    assert "answered 429" in status.stderr
-    assert "Last run   !" in status.stderr, "marked as passing, not as a failure"
+    assert "answered 429" in status.stdout
+    assert "Last run   !" in status.stdout, "marked as passing, not as a failure"
     stale = cli("status", "--check", "--max-age", "0", env=run_env)
-    assert stale.code == 9 and "stale" in stale.stderr
-    assert "last run failed" not in stale.stderr
+    assert stale.code == 9 and "stale" in stale.stdout
+    assert "last run failed" not in stale.stdout
 
 
 def test_partial_hold_saves_and_records_but_sends_nothing_until_complete(
@@ -603,7 +603,7 @@ def test_partial_hold_saves_and_records_but_sends_nothing_until_complete(
     assert saved["isPartial"] is True and set(saved["weeklyLimits"]) == {"allModels", "sonnetOnly"}
     rows = cli("history", "--json", env=run_env).json["data"]["rows"]
     assert {row["limit"] for row in rows} >= {"allModels", "sonnetOnly"}
-    assert "held (partial)" in cli("status", env=run_env).stderr
+    assert "held (partial)" in cli("status", env=run_env).stdout
     site.reset()
     assert cli("run", env=run_env).code == 0
     [sent] = receiver.accepted
@@ -631,19 +631,19 @@ def test_the_organization_read_is_named_by_status_and_doctor(
     site.configure(organizations=ORGS, usage_org="org-team", last_active_org=None, api=answer)
     assert cli("run", env=env).code == 0
     line = "organization: Acme Corp (Team), the first paid one; also paid: Home (Max)"
-    assert line in cli("status", env=env).stderr
-    doctor = cli("doctor", env=env).stderr
+    assert line in cli("status", env=env).stdout
+    doctor = cli("doctor", env=env).stdout
     assert "! organization: read Acme Corp (Team), the first paid one" in doctor
     assert "set CONSOLESCRAPE_ORG=<uuid or name>" in doctor
     pinned = {**env, "CONSOLESCRAPE_ORG": "org-max"}
     site.configure(usage_org="org-max")
     assert cli("run", env=pinned).code == 0
-    assert "organization: Home (Max) (CONSOLESCRAPE_ORG)" in cli("status", env=pinned).stderr
+    assert "organization: Home (Max) (CONSOLESCRAPE_ORG)" in cli("status", env=pinned).stdout
     assert (
         "✓ organization: CONSOLESCRAPE_ORG=org-max: the last run read Home (Max)"
-        in cli("doctor", env=pinned).stderr
+        in cli("doctor", env=pinned).stdout
     )
-    other = cli("doctor", env={**env, "CONSOLESCRAPE_ORG": "Globex"}).stderr
+    other = cli("doctor", env={**env, "CONSOLESCRAPE_ORG": "Globex"}).stdout
     assert (
         "! organization: the last data was read from Home (Max), not CONSOLESCRAPE_ORG=Globex"
         in other

@@ -234,6 +234,7 @@ def test_status_json_data_has_the_documented_keys_and_no_nested_data(cli: CLI, h
         "stale",
         "lastRun",
         "lastSync",
+        "lastSyncAttempt",
         "outbox",
         "problems",
         "hint",
