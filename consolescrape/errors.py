@@ -87,10 +87,11 @@ class NoPlanLimits(ScrapeFailed):
 class SiteTrouble(ConsolescrapeError, code=ExitCode.SITE_TROUBLE):
     """The usage site is passing through trouble (rate limited, a server error, an outage or
     maintenance page) and shows no numbers: the previous data is kept, the next run tries
-    again. One line, no debug files; `status --check` stays quiet until the data is stale."""
+    again. One line, no debug files; `status --check` stays quiet until the data is stale.
+    Either source's endpoint (the site's, or Claude Code's OAuth one) meets it the same way."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, advice: str | None = None) -> None:
+        super().__init__(message, advice)
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "siteTrouble": True}
@@ -98,11 +99,6 @@ class SiteTrouble(ConsolescrapeError, code=ExitCode.SITE_TROUBLE):
 
 class SyncPending(ConsolescrapeError, code=ExitCode.SYNC_PENDING):
     """A transient sync failure; the data stays in the outbox."""
-
-
-class EndpointTrouble(ConsolescrapeError, code=ExitCode.SYNC_PENDING):
-    """A usage endpoint is passing through trouble (429, 5xx, unreachable): nothing to fix, no
-    data was read, the previous data is kept and the next run tries again."""
 
 
 class SyncRefused(ConsolescrapeError, code=ExitCode.SYNC_REFUSED):

@@ -12,9 +12,9 @@ from consolescrape.config import Secret
 from consolescrape.errors import (
     ConfigError,
     ConsolescrapeError,
-    EndpointTrouble,
     LoggedOut,
     ScrapeFailed,
+    SiteTrouble,
 )
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def get_usage(url: str, token: Secret, seconds: float = SECONDS) -> object:
 def _unreachable(host: str, reason: str) -> Unavailable:
     return Unavailable(
         f"unreachable ({reason})",
-        EndpointTrouble(
+        SiteTrouble(
             f"cannot reach the OAuth usage endpoint at {host}: {reason}; the next run tries again",
             BUSY_ADVICE,
         ),
@@ -196,7 +196,7 @@ def _trouble(status: int, said: str, retry: str | None) -> Unavailable:
     later = f", asks to retry in {wait:.0f} s" if wait is not None else ""
     return Unavailable(
         f"busy (HTTP {status})",
-        EndpointTrouble(
+        SiteTrouble(
             f"the OAuth usage endpoint answered {status} ({what}{later}); the next run tries again",
             BUSY_ADVICE,
         ),
