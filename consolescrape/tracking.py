@@ -100,9 +100,10 @@ def write_metrics(
     with contextlib.suppress(OSError):
         items = len(store.Outbox(settings.outbox_dir, settings.outbox_cap).pending())
     try:
-        metrics.write(
-            settings.metrics_file, metrics.render(metrics.Reading(snapshot, exit_code, items))
-        )
+        reading = metrics.Reading(snapshot, exit_code, items, home=str(settings.home))
+        metrics.write(settings.metrics_file, metrics.render(reading))
+    except metrics.SharedFile as exc:
+        reporter.warn(f"metrics file not written: {exc}")
     except OSError as exc:
         reporter.warn(
             f"metrics file {settings.metrics_file} not written: {exc.strerror or exc} "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -223,6 +224,19 @@ def processes_mentioning(text: str | Path) -> list[int]:
         if needle in cmdline and b"python" not in cmdline.split(b"\0")[0]:
             found.append(int(entry))
     return found
+
+
+def metric_samples(path: Path) -> dict[str, str]:
+    """The samples of a metrics textfile by name and labels, without the `home` label that
+    every sample carries (one value per home: the tests' files hold one home each)."""
+    samples = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        name = re.sub(r'(,?)home="(?:[^"\\]|\\.)*"', "", name).replace("{,", "{").replace("{}", "")
+        samples[name] = value
+    return samples
 
 
 def file_mode(path: Path) -> int:

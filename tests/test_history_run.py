@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CLI, file_mode, processes_mentioning, sync_env
+from conftest import CLI, file_mode, metric_samples, processes_mentioning, sync_env
 from fakes import ScriptedReceiver
 
 from consolescrape import history
@@ -74,8 +74,7 @@ def alerts_sent(env: dict[str, str]) -> list[dict[str, object]]:
 
 
 def metrics(env: dict[str, str]) -> dict[str, str]:
-    lines = Path(env["CONSOLESCRAPE_METRICS_FILE"]).read_text().splitlines()
-    return dict(line.rsplit(" ", 1) for line in lines if not line.startswith("#"))
+    return metric_samples(Path(env["CONSOLESCRAPE_METRICS_FILE"]))
 
 
 def test_crossings_alert_once_re_arm_after_a_reset_and_feed_history_and_metrics(

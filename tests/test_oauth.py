@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CLI, Result, Spawn, processes_mentioning, sync_env, write_snapshot
+from conftest import (
+    CLI,
+    Result,
+    Spawn,
+    metric_samples,
+    processes_mentioning,
+    sync_env,
+    write_snapshot,
+)
 from fakes import ScriptedReceiver
 from oauth_standin import OAuthStandIn, error_body
 
@@ -146,9 +154,8 @@ def test_oauth_run_without_any_browser_saves_queues_syncs_and_tracks(
     assert set(got.json) == {"currentSession", "weeklyLimits", "lastUpdated", "isPartial"}
     assert got.json["weeklyLimits"]["sonnetOnly"]["percentageUsed"] == 7
     assert list((home / "outbox").glob("*.json")) == []
-    assert (
-        'consolescrape_usage_percent{limit="allModels"} 41' in (tmp_path / "usage.prom").read_text()
-    )
+    samples = metric_samples(tmp_path / "usage.prom")
+    assert samples['consolescrape_usage_percent{limit="allModels"}'] == "41"
     assert "alert: All models at 41%" in result.stderr
     envs = [json.loads(p.read_text()) for p in dump.iterdir()]
     assert len(envs) == 3, "one alert per limit, each run with its environment dumped"

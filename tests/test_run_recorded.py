@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CLI, SAMPLE, processes_mentioning, sync_env, tmpfs, write_snapshot
+from conftest import (
+    CLI,
+    SAMPLE,
+    metric_samples,
+    processes_mentioning,
+    sync_env,
+    tmpfs,
+    write_snapshot,
+)
 from fakes import ScriptedReceiver
 
 from consolescrape import headroom, model
@@ -21,8 +29,7 @@ from consolescrape.demo.site import StandIn
 
 
 def metric(path: Path, name: str = "consolescrape_last_run_exit_code") -> str:
-    lines = path.read_text().splitlines()
-    return dict(line.rsplit(" ", 1) for line in lines if not line.startswith("#"))[name]
+    return metric_samples(path)[name]
 
 
 def last_run(home: Path) -> dict[str, object]:

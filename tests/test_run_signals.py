@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import sync_env
+from conftest import metric_samples, sync_env
 from fakes import Fault, ScriptedReceiver
 from runs import (
     Silent,
@@ -59,8 +59,7 @@ def env(
 
 
 def exit_code_metric(env: dict[str, str]) -> str:
-    lines = Path(env["CONSOLESCRAPE_METRICS_FILE"]).read_text().splitlines()
-    return dict(line.rsplit(" ", 1) for line in lines if not line.startswith("#"))[
+    return metric_samples(Path(env["CONSOLESCRAPE_METRICS_FILE"]))[
         "consolescrape_last_run_exit_code"
     ]
 
