@@ -19,12 +19,7 @@ def demo_dirs() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("consolescrape-demo-*"))
 
 
-def chrome_pids() -> set[int]:
-    return set(processes_mentioning("consolescrape-demo-"))
-
-
 def test_demo_runs_the_pipeline_and_shows_what_the_receiver_stored(cli: CLI, home: Path) -> None:
-    before = demo_dirs()
     result = cli("demo", "--json")
     assert result.code == 0, result.stderr
     doc = result.json
@@ -34,8 +29,9 @@ def test_demo_runs_the_pipeline_and_shows_what_the_receiver_stored(cli: CLI, hom
     [stored] = doc["data"]["receiverStored"]
     assert stored["weeklyLimits"]["sonnetOnly"]["percentageUsed"] == 10
     assert doc["sync"]["sent"] == 1
-    assert demo_dirs() == before, "the temporary home must be removed"
-    assert chrome_pids() == set()
+    assert not Path(doc["data"]["home"]).exists(), "the temporary home must be removed"
+    assert doc["data"]["home"].startswith(str(Path(tempfile.gettempdir()) / "consolescrape-demo-"))
+    assert processes_mentioning(doc["data"]["home"]) == []
     assert not home.exists(), "the demo never touches the user's home"
 
 

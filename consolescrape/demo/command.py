@@ -68,6 +68,7 @@ def demo(settings: Settings, reporter: Reporter) -> Outcome:
             "snapshot": outcome.data,
             "receiverStored": stored,
             "history": history.rows_json(history_view.load(demo_settings, day_ago)),
+            "home": str(home),
         }
     reporter.info("demo: stopped the page server and the receiver, removed the temporary home")
     return outcome
