@@ -37,7 +37,7 @@ from consolescrape.demo.site import SAMPLE_PAGE, StandIn
 
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cli_login import login_command
+from cli_login import log_in
 
 PY = sys.executable
 SESSION = "bench-session"
@@ -89,12 +89,7 @@ def main() -> None:
     ):
         home = Path(temp) / "home"
         env = {"CONSOLESCRAPE_HOME": str(home), "CLAUDE_SYNC_API_KEY": ""}
-        subprocess.run(
-            login_command(site.url, "--quiet"),
-            input=SESSION.encode(),
-            env=child_env(env),
-            check=True,
-        )
+        log_in(site.url, SESSION, child_env(env))
         run = [PY, "-m", "consolescrape", "run", "--no-sync", "--quiet", "--url", site.url]
         variants: dict[str, tuple[list[str], dict[str, str]]] = {
             "bare": ([PY, str(HERE / "bare_selenium.py"), site.url, str(home / "profile")], env),

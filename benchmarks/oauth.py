@@ -25,14 +25,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from report import ROOT, Row, child_env, print_table, save_and_judge
-from run import children_of, median_of, rss_kib
+from report import ROOT, Row, child_env, print_table, ratio_row, save_and_judge
+from run import median_of
+from tree import children_of, rss_kib
 
 from consolescrape.demo.site import StandIn
 
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cli_login import login_command
+from cli_login import log_in
 from oauth_standin import BETA, OAuthStandIn
 
 PY = sys.executable
@@ -93,18 +94,7 @@ def main() -> None:
     rows: list[Row] = []
 
     def row(name: str, ours: float, base: float, target: float, unit: str = "s") -> None:
-        ratio = ours / base if base else float("inf")
-        rows.append(
-            {
-                "name": name,
-                "ours": ours,
-                "baseline": base,
-                "ratio": ratio,
-                "target": target,
-                "unit": unit,
-                "met": ratio <= target,
-            }
-        )
+        rows.append(ratio_row(name, ours, base, target, unit))
 
     with (
         tempfile.TemporaryDirectory(prefix="consolescrape-bench-") as temp,
@@ -120,12 +110,7 @@ def main() -> None:
             "CLAUDE_CONFIG_DIR": str(claude),
             "CONSOLESCRAPE_OAUTH_URL": endpoint.url,
         }
-        subprocess.run(
-            login_command(site.url, "--quiet"),
-            input=SESSION.encode(),
-            env=child_env(env),
-            check=True,
-        )
+        log_in(site.url, SESSION, child_env(env))
         run = [PY, "-m", "consolescrape", "run", "--no-sync", "--quiet", "--url", site.url]
         oauth = [*run, "--source", "oauth"]
         tree_timed(run, env)  # warm the disk cache for both

@@ -16,6 +16,20 @@ ROOT = HERE.parent
 Row = dict[str, Any]
 
 
+def ratio_row(name: str, ours: float, base: float, target: float, unit: str = "s") -> Row:
+    """A row judged by ours / baseline ≤ target."""
+    ratio = ours / base if base else float("inf")
+    return {
+        "name": name,
+        "ours": ours,
+        "baseline": base,
+        "ratio": ratio,
+        "target": target,
+        "unit": unit,
+        "met": ratio <= target,
+    }
+
+
 def print_table(
     rows: list[Row], cells: Callable[[Row], tuple[str, str, str, str]], name: int, target: int
 ) -> None:

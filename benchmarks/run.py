@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -25,52 +24,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from report import HERE, ROOT, Row, child_env, print_table, save_and_judge
+from report import HERE, ROOT, Row, child_env, print_table, ratio_row, save_and_judge
+from tree import children_of, rss_kib
 
 from consolescrape.demo.receiver import Receiver
 from consolescrape.demo.site import StandIn
 
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cli_login import login_command
+from cli_login import log_in
 
 PY = sys.executable
 SESSION = "bench-session"
 KEY = "bench-key-not-secret"
 LATE_SECONDS = 1.5
-
-
-def children_of(pid: int) -> set[int]:
-    """Every descendant of `pid` (Linux /proc walk)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(entry))
-    found: set[int] = set()
-    stack = [pid]
-    while stack:
-        for child in parents.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
@@ -121,29 +88,13 @@ def main() -> None:
     rows: list[Row] = []
 
     def row(name: str, ours: float, base: float, target: float, unit: str = "s") -> None:
-        ratio = ours / base if base else float("inf")
-        rows.append(
-            {
-                "name": name,
-                "ours": ours,
-                "baseline": base,
-                "ratio": ratio,
-                "target": target,
-                "unit": unit,
-                "met": ratio <= target,
-            }
-        )
+        rows.append(ratio_row(name, ours, base, target, unit))
 
     with tempfile.TemporaryDirectory(prefix="consolescrape-bench-") as temp:
         home = Path(temp) / "home"
         env = {"CONSOLESCRAPE_HOME": str(home), "CLAUDE_SYNC_API_KEY": ""}
         with StandIn(session_key=SESSION) as site:
-            subprocess.run(
-                login_command(site.url, "--quiet"),
-                input=SESSION.encode(),
-                env=child_env(env),
-                check=True,
-            )
+            log_in(site.url, SESSION, child_env(env))
             profile = str(home / "profile")
             ours_cmd = [PY, "-m", "consolescrape", "run", "--no-sync", "--quiet", "--url", site.url]
             bare_cmd = [PY, str(HERE / "bare_selenium.py"), site.url, profile]

@@ -27,7 +27,7 @@ from report import ROOT, Row, child_env, print_table, save_and_judge
 
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cli_login import login_command
+from cli_login import log_in
 from fakes import TroubledSite
 
 from consolescrape.browser.usage_page import API_PATIENCE
@@ -81,12 +81,7 @@ def main() -> None:
         home = Path(temp) / "home"
         env = {"CONSOLESCRAPE_HOME": str(home), "CLAUDE_SYNC_API_KEY": ""}
         with TroubledSite(session_key=SESSION) as site:
-            subprocess.run(
-                login_command(site.url, "--quiet"),
-                input=SESSION.encode(),
-                env=child_env(env),
-                check=True,
-            )
+            log_in(site.url, SESSION, child_env(env))
             cmd = [PY, "-m", "consolescrape", "run", "--no-sync", "--quiet", "--url", site.url]
             timed(cmd, env, 0)  # warm the disk cache
             base = statistics.median(timed(cmd, env, 0) for _ in range(rounds))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 
@@ -18,3 +19,8 @@ def login_command(url: str, *options: str) -> list[str]:
         url,
         *options,
     ]
+
+
+def log_in(url: str, session_key: str, env: dict[str, str]) -> None:
+    """Log the profile that `env` names in to `url`, quietly; fails loudly if it cannot."""
+    subprocess.run(login_command(url, "--quiet"), input=session_key.encode(), env=env, check=True)
