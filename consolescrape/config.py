@@ -266,7 +266,7 @@ def _choice(*allowed: str) -> Parse:
         value = text.strip().lower()
         if value not in allowed:
             raise ConfigError(
-                f"{name}={text!r} is not one of {', '.join(allowed)}",
+                f"{_given(name, text)} is not one of {', '.join(allowed)}",
                 f"set {name} to {' or '.join(allowed)}",
             )
         return value
@@ -285,31 +285,16 @@ def _org(name: str, text: str) -> str:
     return value
 
 
-def _source(name: str, text: str) -> str:
-    source = text.strip().lower()
-    if source not in SOURCES:
-        raise ConfigError(
-            f"{name} (or run --source) {text.strip()!r} is not one of {', '.join(SOURCES)}",
-            f"set {name} to browser (the default), oauth or auto",
-        )
-    return source
-
-
 def _oauth_url(name: str, text: str) -> str:
     """The OAuth usage endpoint gets Claude Code's token: https, or http to this machine only."""
-    url = text.strip()
-    parts = _split(url)
-    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(
-            f"{name} {shown_url(url)!r} is not an http(s) URL",
-            f"set {name} to {DEFAULT_OAUTH_URL}, or leave it unset",
-        )
+    url = str(_url(DEFAULT_OAUTH_URL)(name, text))
+    parts = urlsplit(url)
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
             f"{name} {shown_url(url)!r} carries a user name or password",
             f"remove `user:password@` from {name}: the token is the only credential sent",
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
         raise ConfigError(
             f"{name}: refusing to send Claude Code's login token over plain http to "
             f"{parts.hostname}",
@@ -365,13 +350,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CONSOLESCRAPE_METRICS_FILE", "metrics_file", _path),
     Variable("CONSOLESCRAPE_PARTIAL", "partial", _choice("send", "hold"), "send"),
     Variable("CONSOLESCRAPE_ORG", "org", _org),
-    Variable("CONSOLESCRAPE_SOURCE", "source", _source, "browser"),
+    Variable("CONSOLESCRAPE_SOURCE", "source", _choice(*SOURCES), "browser"),
     Variable("CONSOLESCRAPE_OAUTH_URL", "oauth_url", _oauth_url, DEFAULT_OAUTH_URL),
 )
 
 
 #: The command-line flag that sets a field, named in a message about a value it was given.
-FLAGS = {"usage_url": "--url", "profile_dir": "--profile-dir", "timeout": "--timeout"}
+FLAGS = {
+    "usage_url": "--url",
+    "profile_dir": "--profile-dir",
+    "timeout": "--timeout",
+    "source": "--source",
+}
 #: The prefixes of our variables: a name with one that is not in VARIABLES is a typo.
 PREFIXES = ("CONSOLESCRAPE_", "CLAUDE_SYNC_")
 
@@ -497,8 +487,6 @@ def load(
         values["api_key"] = Secret(values["api_key"])
     if values.get("api_key") is not None and not values["api_key"].reveal():
         del values["api_key"]
-    if only is None:
-        check_usage_url(values.get("usage_url", DEFAULT_USAGE_URL), origins.get("usage_url"))
     unknown = unknown_names(environ, dotenv, used_file)
     return Settings(**values, env_file=used_file, origins=origins, unknown=unknown)
 
@@ -526,17 +514,6 @@ def load_home(
                     return load(env_file=env_file, environ=environ)
                 break
     return Settings(home=Path(home or default_home()).expanduser().absolute())
-
-
-def check_usage_url(url: str, origin: str | None) -> None:
-    """Only web pages are read: a file: or data: URL would hand local files to the browser."""
-    parts = _split(url)
-    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
-        name = "--url" if origin == "flag" else "CONSOLESCRAPE_USAGE_URL"
-        raise ConfigError(
-            f"{name} {shown_url(url)!r} is not an http(s) URL",
-            f"set {name} to the usage page, e.g. {DEFAULT_USAGE_URL}",
-        )
 
 
 def _split(url: str) -> SplitResult | None:
