@@ -21,7 +21,7 @@ from consolescrape import (
     tracking,
     version,
 )
-from consolescrape.config import Secret, Settings
+from consolescrape.config import Secret, Settings, unknown_warnings
 from consolescrape.errors import (
     CheckFailed,
     ConsolescrapeError,
@@ -149,8 +149,6 @@ def run(settings: Settings, options: RunOptions, reporter: Reporter) -> Outcome:
     The snapshot is in the outbox before anything optional runs, and whatever ends the run (an
     error, a signal, a full disk) is what state.json and the metrics file record.
     """
-    from consolescrape.config import unknown_warnings
-
     for warning in unknown_warnings(settings):
         reporter.warn(warning)
     started = time.monotonic()
@@ -205,8 +203,7 @@ def _run(
 
 
 def _pending(settings: Settings) -> bool:
-    outbox_dir = settings.outbox_dir
-    return outbox_dir.is_dir() and bool(store.Outbox(outbox_dir, settings.outbox_cap).pending())
+    return bool(store.Outbox(settings.outbox_dir, settings.outbox_cap).pending())
 
 
 def _end_run(
@@ -227,13 +224,10 @@ def _end_run(
         if failure is None and outcome.summary:
             (reporter.info if outcome.error is None else reporter.warn)(outcome.summary)
         if not isinstance(failure, Stopped | Locked):
-            ok = outcome.exit_code == ExitCode.OK
             # The site's passing trouble pings neither way: a dead-man's switch then alarms
             # only when it lasts longer than its grace period, as `status --check` does.
-            ping = not isinstance(failure, SiteTrouble)
-            tracking.afterwards(
-                settings, reporter, ok=ok, due=done.due, record=record, with_ping=ping
-            )
+            ok = None if isinstance(failure, SiteTrouble) else outcome.exit_code == ExitCode.OK
+            tracking.afterwards(settings, reporter, ok=ok, due=done.due, record=record)
     except Stopped as stop:
         # A signal now is how the run ends after all: its code is what the files must say.
         outcome.error, outcome.exit_code = stop, stop.exit_code

@@ -7,7 +7,6 @@ queues and syncs as it would without it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 import threading
 import time
@@ -115,16 +114,14 @@ def afterwards(
     settings: Settings,
     reporter: Reporter,
     *,
-    ok: bool,
+    ok: bool | None,
     due: Sequence[Alert] = (),
     record: Record | None = None,
-    with_ping: bool = True,
 ) -> None:
     """The alert commands and the health ping, side by side within one deadline for both
-    (AFTER_RUN_SECONDS); whatever is still running then is stopped with its process group."""
+    (AFTER_RUN_SECONDS); whatever is still running then is stopped with its process group.
+    `ok` None: the run ended neither well nor badly (the site's passing trouble), no ping."""
     until = time.monotonic() + AFTER_RUN_SECONDS
-    if not with_ping:
-        settings = dataclasses.replace(settings, healthcheck_url=None)
     if not due:
         ping(settings, reporter, ok=ok, until=until)
         return
@@ -140,12 +137,13 @@ def afterwards(
         reporter.warn(f"alerts not sent: internal error: {type(exc).__name__}: {exc}")
 
 
-def ping(settings: Settings, reporter: Reporter, *, ok: bool, until: float) -> None:
-    """The dead-man's-switch ping, if one is set, ending by the monotonic time `until`.
+def ping(settings: Settings, reporter: Reporter, *, ok: bool | None, until: float) -> None:
+    """The dead-man's-switch ping, if one is set (and `ok` says which way), ending by the
+    monotonic time `until`.
 
     A request of this process (no child to leave behind), under the sync's hard deadline.
     """
-    if not settings.healthcheck_url:
+    if not settings.healthcheck_url or ok is None:
         return
     from consolescrape import sync
 
