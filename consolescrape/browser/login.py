@@ -96,7 +96,11 @@ def login_with_session_key(settings: Settings, session_key: str) -> None:
     target = settings.usage_url
     site = urlsplit(target)
     origin = f"{site.scheme}://{site.netloc}/"
-    with Browser(settings, headed=False, seconds=settings.timeout, what="the login") as browser:
+    # Chrome itself, not the headless shell: the shell did not always write a fresh cookie to
+    # the profile before it quit (about one login in seven was lost), and this one must last.
+    with Browser(
+        settings, headed=False, seconds=settings.timeout, what="the login", lean=False
+    ) as browser:
         previous = _session_cookie(browser, origin)
         _set_cookie(
             browser,

@@ -71,8 +71,11 @@ class Browser:
         seconds: float,
         what: str,
         record: Record | None = None,
+        lean: bool = True,
     ) -> None:
         self.settings = settings
+        #: the headless shell may stand in for Chrome (a run); not where a cookie must last
+        self.lean = lean
         #: where chromedriver is recorded while it runs, so a run killed by SIGKILL is cleaned
         #: up by the next one even before Chrome (which names the profile) has started
         self.record = record
@@ -181,7 +184,7 @@ class Browser:
         self._owns_profile = True
         cleanup_profile(self.profile)
         cache.trim(self.profile)  # no Chrome of ours runs on it now: its caches may go
-        light = shell.headless_shell(self.settings, headed=self.headed)
+        light = shell.headless_shell(self.settings, headed=self.headed) if self.lean else None
         if light is not None:
             try:
                 self._start(light, driver_path)
