@@ -37,18 +37,17 @@ import history_rows
 
 PY = sys.executable
 
-#: Run in a fresh interpreter, as cron's run is. A run starts loading sqlite3 and the history
-#: modules in the background as its browser phase begins (tracking.preload), and that phase
-#: takes most of a second: the probe waits for the preload as a run's browser phase does, so
-#: what it times is what the write adds to a run.
+#: Run in a fresh interpreter, as cron's run is: a run imports sqlite3 and the history modules
+#: with tracking, before its browser phase, so the probe imports them before it times the write
+#: too; what it times is what the write adds to a run.
 WRITE_PROBE = """
 import sys, time
 from pathlib import Path
-from consolescrape import browser, config, jobs, model, store, sync, tracking
+from consolescrape import config, store, tracking
+from consolescrape.commands import run
 from consolescrape.output import Reporter
 home = Path(sys.argv[1])
 settings = config.load({"home": home}, environ={"CONSOLESCRAPE_ALERT_AT": "80,95"})
-tracking.preload(settings).join()
 snapshot = store.load_snapshot(settings.data_file)
 started = time.perf_counter()
 store.save_snapshot(home / "copy.json", snapshot)
@@ -64,7 +63,8 @@ WHOLE_DOCUMENT = """
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from consolescrape import config, history, history_view, model, output
+from consolescrape import config, history, model, output
+from consolescrape.views import history as history_view
 settings = config.load({"home": Path(sys.argv[1])})
 end = datetime.now(UTC)
 start = end - timedelta(days=365)

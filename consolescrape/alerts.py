@@ -6,9 +6,12 @@ Annotations are not postponed here, for the reason given at the top of history.p
 """
 
 import contextlib
+import errno
 import json
 import os
 import re
+import shlex
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +20,8 @@ from typing import IO, NamedTuple
 
 from consolescrape import model
 from consolescrape.children import Child, Record, ended, spawn, wait
-from consolescrape.history import History, Reading
+from consolescrape.history import History, Recorded
+from consolescrape.words import limit_label
 
 #: The alert commands' one deadline, all of them together: a hanging notifier must not hold the
 #: run (and its lock). A run shares it with the health ping (tracking.AFTER_RUN_SECONDS).
@@ -58,7 +62,7 @@ class Alert(NamedTuple):
 
 
 def claim(
-    history: History, readings: Sequence[Reading], thresholds: Sequence[int | float]
+    history: History, readings: Sequence[Recorded], thresholds: Sequence[int | float]
 ) -> list[Alert]:
     """Record the alerts this run's readings call for; returns only those not recorded before.
 
@@ -79,9 +83,7 @@ def claim(
     return found
 
 
-def _alert(reading: Reading, threshold: int | float, kind: str) -> Alert:
-    from consolescrape.status import limit_label
-
+def _alert(reading: Recorded, threshold: int | float, kind: str) -> Alert:
     point = reading.point
     return Alert(
         point.limit,
@@ -122,9 +124,6 @@ def why_not_started(program: str, exc: OSError) -> str:
     """Why a command did not start, in words that point at the fix: the kernel says "No such
     file or directory" both for a missing program and for a script whose #! interpreter is
     missing, which a CRLF line ending ("/bin/sh\\r") makes of every interpreter."""
-    import errno
-    import shlex
-    import shutil
 
     reason = str(exc.strerror or exc)
     path = program if os.sep in program else shutil.which(program)
@@ -159,7 +158,6 @@ def _start(
     errors: IO[bytes],
 ) -> Child | None:
     """Start `command` (split like a shell, run without one), `doc` as JSON on its stdin."""
-    import shlex
 
     argv = shlex.split(command)
     try:

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from consolescrape.errors import ConsolescrapeError, ExitCode, Stopped, environment_fault
-from consolescrape.invocation import Commands, one_home, options_to_repeat
+from consolescrape.errors import ConsolescrapeError, ExitCode, InternalError, Stopped
+from consolescrape.invocation import Commands, one_home, with_interval
 
 if TYPE_CHECKING:
     from consolescrape.config import Settings
+    from consolescrape.outcome import Outcome
     from consolescrape.output import Reporter
 
 app = typer.Typer(
@@ -122,23 +123,32 @@ def with_common(*, home: bool = True) -> Callable[[Callable[..., None]], Callabl
     return decorate
 
 
+#: A command's work: what it does with the settings loaded, or without (`needs_settings=False`).
+Job = Callable[..., "Outcome"]
+
+
 def _execute(
     command: str,
     common: Common,
-    flags: dict[str, Any],
-    job: Callable[..., Any],
+    job: Job,
     *,
+    flags: dict[str, Any] | None = None,
+    needs_settings: bool = True,
     log_file: Path | None = None,
     checking: bool = False,
     unloaded: Callable[[BaseException, Reporter], None] | None = None,
 ) -> NoReturn:
-    """Load settings, run the job, report, and exit with the code the README's table gives.
+    """Load settings, run the job, tell its outcome, and exit with its code (README's table).
 
-    `checking`: the command is a check (`status --check`), whose answer to a bad setting is
-    its own exit code (9), not the configuration error's (7) that cron would read as a run's.
+    `job(settings, reporter)`, or `job(reporter)` when it loads its own settings (several
+    homes). `checking`: the command is a check (`status --check`), whose answer to a bad
+    setting is its own exit code (9), not the configuration error's (7) that cron would read
+    as a run's. `unloaded` is told when the settings themselves stop the command.
     """
+    # Loaded when a command runs, not for --help: state.json's writer comes with the outcome.
     from consolescrape import signals
-    from consolescrape.output import Reporter
+    from consolescrape.outcome import Outcome, as_error
+    from consolescrape.output import Reporter, options_to_repeat
 
     unlogged = None
     if log_file is not None:
@@ -153,42 +163,40 @@ def _execute(
         reporter.warn(unlogged)
     # From here a signal is an error like any other (exit 128 + N), and while the result is
     # being told it waits, so the one JSON object is always whole.
-    told_result = False
+    told = False
     with signals.handled():
         try:
-            code, data, sync, error, told = _outcome(
-                common, flags, job, reporter, checking, unloaded
+            outcome = _outcome(
+                common, flags or {}, job, reporter, needs_settings, checking, unloaded
             )
             with signals.deferred():
-                _tell(command, common, reporter, code, data, sync, error, told=told)
-                told_result = True
+                _tell(command, common, reporter, outcome)
+                told = True
         except Stopped as stop:
             # A signal after the result was told changes nothing: the command had finished.
             # One before it (between the job's end and the telling) is the command's result.
-            if not told_result:
-                code = stop.exit_code
+            if not told:
+                outcome = Outcome.failed(as_error(stop))
                 with contextlib.suppress(Stopped), signals.deferred():
-                    _tell(command, common, reporter, code, None, None, stop, told=False)
-    raise typer.Exit(int(code))
+                    _tell(command, common, reporter, outcome)
+    raise typer.Exit(int(outcome.exit_code))
 
 
 def _outcome(
     common: Common,
     flags: dict[str, Any],
-    job: Callable[..., Any],
+    job: Job,
     reporter: Reporter,
-    checking: bool = False,
-    unloaded: Callable[[BaseException, Reporter], None] | None = None,
-) -> tuple[ExitCode, Any, Any, ConsolescrapeError | None, bool]:
-    """Run the job; every way it can end becomes an exit code and, maybe, an error.
+    needs_settings: bool,
+    checking: bool,
+    unloaded: Callable[[BaseException, Reporter], None] | None,
+) -> Outcome:
+    """Run the job; every way it can end, but a signal, becomes its outcome (`as_error`)."""
+    from consolescrape.outcome import Outcome, as_error
 
-    `unloaded` is told when the settings themselves stop the command (a bad value).
-    """
-
-    code, data, sync = ExitCode.OK, None, None
-    error: ConsolescrapeError | None = None
-    told = False  # an internal error is told by reporter.exception, in its own words
     try:
+        if not needs_settings:
+            return job(reporter)
         try:
             settings = _load_settings(common, flags, checking)
         except (ConsolescrapeError, OSError) as exc:
@@ -196,20 +204,9 @@ def _outcome(
                 unloaded(exc, reporter)
             raise
         reporter.secrets = [settings.api_key] if settings.api_key else []
-        outcome = job(settings, reporter)
-        code, data, sync, error = outcome.exit_code, outcome.data, outcome.sync, outcome.error
-    except ConsolescrapeError as exc:
-        code, error = exc.exit_code, exc
-    except OSError as exc:  # the machine's fault (disk full, read-only...), not a bug
-        error = environment_fault(exc)
-        code = error.exit_code
-    except KeyboardInterrupt:
-        code, error = ExitCode.INTERNAL, ConsolescrapeError("interrupted")
-    except Exception as exc:
-        reporter.exception(exc)
-        code, told = ExitCode.INTERNAL, True
-        error = ConsolescrapeError(f"internal error: {type(exc).__name__}")
-    return code, data, sync, error, told
+        return job(settings, reporter)
+    except (Exception, KeyboardInterrupt) as exc:  # Stopped is neither: _execute tells it
+        return Outcome.failed(as_error(exc))
 
 
 def _load_settings(common: Common, flags: dict[str, Any], checking: bool) -> Settings:
@@ -225,21 +222,14 @@ def _load_settings(common: Common, flags: dict[str, Any], checking: bool) -> Set
         raise CheckFailed(f"a setting is invalid: {exc.message}", exc.advice) from None
 
 
-def _tell(
-    command: str,
-    common: Common,
-    reporter: Reporter,
-    code: ExitCode,
-    data: Any,
-    sync: Any,
-    error: ConsolescrapeError | None,
-    *,
-    told: bool,
-) -> None:
+def _tell(command: str, common: Common, reporter: Reporter, outcome: Outcome) -> None:
     from consolescrape.output import print_result
 
-    if error is not None and not told:
-        if code == ExitCode.LOCKED:
+    error = outcome.error
+    if isinstance(error, InternalError):
+        reporter.exception(error.cause)  # in its own words, the traceback with --verbose
+    elif error is not None:
+        if outcome.exit_code == ExitCode.LOCKED:
             # Cron started a run while the last one still works: normal, not a failure to fix.
             reporter.info(error.message)
         else:
@@ -250,9 +240,9 @@ def _tell(
             shown["advice"] = reporter.advise(shown["advice"])
         print_result(
             command,
-            int(code),
-            data=data,
-            sync=sync,
+            int(outcome.exit_code),
+            data=outcome.data,
+            sync=outcome.sync,
             error=shown,
             secrets=reporter.secrets,
         )
@@ -300,18 +290,18 @@ def run(
            consolescrape run --no-sync --json
            consolescrape run --source oauth   (Claude Code's usage endpoint, no browser)
     """
-    from consolescrape import jobs
+    from consolescrape.commands import run as command
 
-    options = jobs.RunOptions(output=output, headed=headed, no_sync=no_sync)
+    options = command.RunOptions(output=output, headed=headed, no_sync=no_sync)
     flags = {"profile_dir": profile_dir, "timeout": timeout, "usage_url": url, "source": source}
     _execute(
         "run",
         common,
-        flags,
-        lambda settings, reporter: jobs.run(settings, options, reporter),
+        lambda settings, reporter: command.run(settings, options, reporter),
+        flags=flags,
         log_file=log_file,
         # A bad setting ends the run too: state.json and the metrics file say so.
-        unloaded=lambda exc, reporter: jobs.record_unloaded_run(
+        unloaded=lambda exc, reporter: command.record_unloaded_run(
             {"home": common.home, **flags}, common.env_file, exc, reporter
         ),
     )
@@ -332,14 +322,9 @@ def sync(
     Usage: consolescrape sync
            consolescrape sync --file ~/.local/share/consolescrape/usage-data.json
     """
-    from consolescrape import jobs
+    from consolescrape.commands import sync as command
 
-    _execute(
-        "sync",
-        common,
-        {},
-        lambda settings, reporter: jobs.sync(settings, file, reporter),
-    )
+    _execute("sync", common, lambda settings, reporter: command.sync(settings, file, reporter))
 
 
 @app.command()
@@ -368,15 +353,15 @@ def login(
     Usage: consolescrape login                 (opens a window; log in, it closes itself)
            pass show claude/session | consolescrape login --session-key-stdin
     """
-    from consolescrape import jobs
+    from consolescrape.commands import login as command
 
     _execute(
         "login",
         common,
-        {"profile_dir": profile_dir, "usage_url": url},
-        lambda settings, reporter: jobs.login(
+        lambda settings, reporter: command.login(
             settings, reporter, session_key_stdin=session_key_stdin, timeout=timeout
         ),
+        flags={"profile_dir": profile_dir, "usage_url": url},
     )
 
 
@@ -440,20 +425,18 @@ def status(
            consolescrape status --line            (tmux, a prompt, Claude Code's statusLine)
            consolescrape status --watch
     """
-    from consolescrape import jobs
+    from consolescrape.commands import status as command
 
     homes = homes or []
     if line or template is not None or watch is not None:
         _status_live(common, homes, check, max_age, line, template, color, watch)
     common = dataclasses.replace(common, home=homes[0] if homes else None)
     if len(homes) > 1:
-        from consolescrape import status as view
-
+        # Each home loads its own settings: one home's bad setting is its own answer.
         _execute(
             "status",
             common,
-            {},
-            lambda _, reporter: view.several(
+            lambda reporter: command.several(
                 homes,
                 common.env_file,
                 reporter,
@@ -461,12 +444,12 @@ def status(
                 max_age=max_age * 60,
                 as_json=common.json,
             ),
+            needs_settings=False,
         )
     _execute(
         "status",
         common,
-        {},
-        lambda settings, reporter: jobs.status(
+        lambda settings, reporter: command.status(
             settings, reporter, check=check, max_age=max_age * 60, as_json=common.json
         ),
         checking=check,
@@ -499,10 +482,8 @@ def _status_live(
     _execute(
         "status",
         dataclasses.replace(common, home=homes[0] if homes else None),
-        {},
-        lambda _, reporter: watching.watch(
-            options, every=watch, lines=line or template is not None
-        ),
+        lambda reporter: watching.watch(options, every=watch, lines=line or template is not None),
+        needs_settings=False,
     )
 
 
@@ -523,13 +504,12 @@ def history(
     Usage: consolescrape history
            consolescrape history --since 30d --csv > usage.csv
     """
-    from consolescrape import history_view
+    from consolescrape.commands import history as command
 
     _execute(
         "history",
         common,
-        {},
-        lambda settings, reporter: history_view.show(
+        lambda settings, reporter: command.show(
             settings, reporter, since=since, as_json=common.json, as_csv=csv
         ),
     )
@@ -549,13 +529,12 @@ def doctor(
     Usage: consolescrape doctor
            consolescrape doctor --online
     """
-    from consolescrape import jobs
+    from consolescrape.commands import doctor as command
 
     _execute(
         "doctor",
         common,
-        {},
-        lambda settings, reporter: jobs.doctor(settings, reporter, online=online),
+        lambda settings, reporter: command.doctor(settings, reporter, online=online),
     )
 
 
@@ -580,9 +559,9 @@ def demo(
             "`consolescrape demo` runs in a temporary home of its own and never touches yours: "
             "leave out --home"
         )
-    from consolescrape.demo import command as showcase
+    from consolescrape.commands import demo as command
 
-    _execute("demo", common, {}, showcase.demo)
+    _execute("demo", common, command.demo)
 
 
 schedule_app = typer.Typer(
@@ -625,7 +604,7 @@ def _schedule(
             settings, reporter, schedule.make_entry(settings, every=every, env_file=common.env_file)
         )
 
-    _execute(f"schedule {name}", common, {}, start)
+    _execute(f"schedule {name}", common, start)
 
 
 @schedule_app.command("show")
@@ -638,12 +617,13 @@ def schedule_show(common: Common, with_: WithOpt = None, every: EveryOpt = 5) ->
            consolescrape schedule show --with systemd --every 10
     """
     from consolescrape import schedule
+    from consolescrape.commands import schedule as command
 
     _schedule(
         "show",
         common,
         every,
-        lambda settings, reporter, entry: schedule.show(
+        lambda settings, reporter, entry: command.show(
             settings, reporter, schedule.pick(with_), entry, as_json=common.json
         ),
     )
@@ -659,12 +639,13 @@ def schedule_install(common: Common, with_: WithOpt = None, every: EveryOpt = 5)
            consolescrape schedule install --with cron --every 10 --home ~/.local/share/cs-work
     """
     from consolescrape import schedule
+    from consolescrape.commands import schedule as command
 
     _schedule(
         "install",
         common,
         every,
-        lambda settings, reporter, entry: schedule.install(
+        lambda settings, reporter, entry: command.install(
             settings, reporter, schedule.pick(with_), entry
         ),
     )
@@ -679,12 +660,13 @@ def schedule_remove(common: Common, with_: WithOpt = None) -> None:
     Usage: consolescrape schedule remove
     """
     from consolescrape import schedule
+    from consolescrape.commands import schedule as command
 
     _schedule(
         "remove",
         common,
         5,
-        lambda settings, reporter, entry: schedule.remove(
+        lambda settings, reporter, entry: command.remove(
             reporter, schedule.candidates(with_), entry, asked=with_ is not None
         ),
     )
@@ -699,12 +681,13 @@ def schedule_status(common: Common, with_: WithOpt = None) -> None:
     Usage: consolescrape schedule status
     """
     from consolescrape import schedule
+    from consolescrape.commands import schedule as command
 
     _schedule(
         "status",
         common,
         5,
-        lambda settings, reporter, entry: schedule.status(
+        lambda settings, reporter, entry: command.status(
             settings, reporter, schedule.candidates(with_), entry, as_json=common.json
         ),
     )
@@ -734,6 +717,4 @@ def _common(
 
 
 def main() -> None:
-    from consolescrape.watch import with_interval
-
     app(args=with_interval(sys.argv[1:]))

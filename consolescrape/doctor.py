@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from consolescrape import config, model, store
+from consolescrape import browser, config, history, model, oauth, store, sync
+from consolescrape.browser import shell
 from consolescrape.config import Settings
 from consolescrape.errors import LOGIN_ADVICE, ConsolescrapeError, Locked
 
@@ -39,7 +42,6 @@ def _major(version: str | None) -> str | None:
 
 
 def check_browser(settings: Settings) -> list[Check]:
-    from consolescrape import browser
 
     try:
         chrome, driver = browser.find_browser(settings)
@@ -83,8 +85,6 @@ def check_browser(settings: Settings) -> list[Check]:
 def check_headless(settings: Settings, chrome: Path, driver_version: str | None) -> Check:
     """Which browser a headless run uses: the headless shell when it is installed and matches
     chromedriver, else Chrome (never a failure: both work, the shell costs less)."""
-    from consolescrape import browser
-    from consolescrape.browser import shell
 
     light = shell.headless_shell(settings, headed=False)
     if light is None:
@@ -143,7 +143,6 @@ def check_profile(settings: Settings) -> Check:
 
 
 def check_online(settings: Settings) -> Check:
-    from consolescrape import browser
 
     try:
         # The lock keeps this browser and a cron run's from killing each other's processes
@@ -180,7 +179,6 @@ def check_sync(settings: Settings) -> list[Check]:
 
 
 def check_endpoint(settings: Settings) -> Check:
-    from consolescrape import sync
 
     try:
         answer = sync.probe(settings)
@@ -327,7 +325,6 @@ def check_organization(settings: Settings) -> Check:
 
 def check_history(settings: Settings) -> Check:
     """history.db readable, intact and writable; a broken one only costs history and alerts."""
-    from consolescrape import history
 
     path = settings.history_file
     try:
@@ -340,7 +337,7 @@ def check_history(settings: Settings) -> Check:
             "history",
             False,
             f"{exc.message} — runs still save and sync, without history or alerts",
-            exc.fix,
+            exc.advice or "",
         )
     return Check("history", True, f"{path} ({detail})")
 
@@ -348,9 +345,6 @@ def check_history(settings: Settings) -> Check:
 def check_oauth(settings: Settings, *, online: bool) -> list[Check]:
     """Claude Code's token for the oauth source: where, how long it lasts (never the token);
     with `online`, one request to the endpoint. Required only when the source is `oauth`."""
-    from datetime import UTC, datetime
-
-    from consolescrape import oauth
 
     required = settings.source == "oauth"
     now = datetime.now(UTC)
@@ -420,7 +414,6 @@ def check_healthcheck(settings: Settings, *, online: bool) -> Check | None:
     shown = config.shown_url(url)
     if not online:
         return Check("health check", True, f"{shown} (add --online to ping it once)")
-    from consolescrape import sync
 
     if sync.ping_health(url, ok=True):
         return Check("health check", True, f"{shown} answered (pinged once)")
@@ -434,8 +427,6 @@ def check_healthcheck(settings: Settings, *, online: bool) -> Check | None:
 
 def check_alert_command(settings: Settings) -> Check | None:
     """The alert command's program: found on PATH (or at its path) and executable."""
-    import shlex
-    import shutil
 
     command = settings.alert_command
     if command is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno as errnos
 import os
+import signal
 from enum import IntEnum
 from typing import Any
 
@@ -29,6 +30,9 @@ class ExitCode(IntEnum):
     SIGTERM = 143
 
 
+#: What a plan with a spend cap instead of usage limits is told, by either source.
+SPEND_CAP_ADVICE = "consolescrape reads plan usage limits (session, weekly); this plan has none"
+
 #: What to do whenever the profile must be logged in (again): said the same way everywhere.
 LOGIN_ADVICE = (
     "run `consolescrape login` (a window), or `consolescrape login --session-key-stdin` on a "
@@ -46,10 +50,14 @@ class ConsolescrapeError(Exception):
         if code is not None:
             cls.exit_code = code
 
-    def __init__(self, message: str, advice: str | None = None) -> None:
+    def __init__(
+        self, message: str, advice: str | None = None, *, code: ExitCode | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.advice = advice
+        if code is not None:
+            self.exit_code = code
 
     def to_json(self) -> dict[str, Any]:
         """The error in the --json result and in state.json."""
@@ -76,6 +84,11 @@ class NoPlanLimits(ScrapeFailed):
     ) -> None:
         super().__init__(message, advice)
         self.spend = spend
+
+    @classmethod
+    def spend_cap(cls, message: str, spend: dict[str, Any]) -> NoPlanLimits:
+        """The plan shows a spend cap where the limits would be (Enterprise, credit plans)."""
+        return cls(message, SPEND_CAP_ADVICE, spend=spend)
 
     def to_json(self) -> dict[str, Any]:
         doc = super().to_json()
@@ -181,15 +194,29 @@ def _working_dir_gone() -> bool:
     return False
 
 
-class Stopped(ConsolescrapeError):
-    """SIGTERM, SIGINT or SIGHUP arrived: the command ends through the usual failure path."""
+class InternalError(ConsolescrapeError):
+    """A bug: anything else a command ended in. Told in one line; the traceback with --verbose."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"internal error: {type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
+class Stopped(BaseException):
+    """SIGTERM, SIGINT or SIGHUP arrived: the command ends through the usual failure path.
+
+    Not an `Exception`: no handler meant for failures (a debug dump, an optional extra) can
+    swallow it; like KeyboardInterrupt it goes up to the one exit path, which tells it as an
+    error with exit code 128 + N.
+    """
 
     def __init__(self, signal_number: int) -> None:
-        import signal
-
         name = signal.Signals(signal_number).name
-        super().__init__(
-            f"stopped by {name} before it finished",
-            "nothing to fix if you stopped it; queued snapshots are kept for the next run",
-        )
+        self.message = f"stopped by {name} before it finished"
+        super().__init__(self.message)
+        self.advice = "nothing to fix if you stopped it; queued snapshots are kept for the next run"
         self.exit_code = ExitCode(128 + signal_number)
+
+    def as_error(self) -> ConsolescrapeError:
+        """The error told and recorded for it."""
+        return ConsolescrapeError(self.message, self.advice, code=self.exit_code)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from consolescrape.history import Point
+from consolescrape.model import format_time
+from consolescrape.words import duration
 
 #: Fewer points, or a shorter stretch of the window, say nothing about a pace.
 MIN_POINTS = 3
@@ -33,7 +35,6 @@ class Forecast:
         return self.resets_at is None or self.reaches_at < self.resets_at
 
     def to_json(self) -> dict[str, object]:
-        from consolescrape.model import format_time
 
         return {
             "percentageUsed": self.percent,
@@ -75,8 +76,6 @@ def forecast(points: Sequence[Point], resets_at: datetime | None, now: datetime)
 def describe(found: Forecast, now: datetime, *, with_reset: bool = True) -> str:
     """'at this pace 100% in ~45 min — resets in 2 hr 10 min' (or 'won't reach it …');
     `with_reset=False` leaves the countdown to a view that shows it already."""
-    from consolescrape.status import duration
-
     if found.percent >= 100:
         head = "at 100%"
     elif found.before_reset and found.reaches_at is not None:

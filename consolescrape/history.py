@@ -8,16 +8,18 @@ forecast and alerts").
 
 import contextlib
 import os
+import shlex
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Self
 
-from consolescrape import model
-from consolescrape.windows import Point, Reading, Window, rows_json, same_window
+from consolescrape import model, store
+from consolescrape.errors import ConfigError
+from consolescrape.windows import Point, Recorded, Window, rows_json, same_window
 
-__all__ = ["History", "HistoryError", "Point", "Reading", "Window", "rows_json", "same_window"]
+__all__ = ["History", "HistoryError", "Point", "Recorded", "Window", "rows_json", "same_window"]
 
 # A run imports this module every time, so it is kept cheap to import (benchmarks/history.py):
 # records are NamedTuples, not dataclasses (each costs ~0.5 ms to create), and annotations are
@@ -31,16 +33,15 @@ PRUNE_EVERY = timedelta(days=1)
 CLOCK_SLACK = timedelta(hours=1)
 
 
-class HistoryError(Exception):
-    """history.db cannot be used; the run goes on without it and says so in one line."""
+class HistoryError(ConfigError):
+    """history.db cannot be used: a run goes on without it and says so in one line (`line`);
+    `history` itself cannot, and exits with it (7)."""
 
-    def __init__(self, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
+    def __init__(self, message: str, advice: str) -> None:
+        super().__init__(message, advice)
 
     def line(self) -> str:
-        return f"history not updated: {self.message} (fix: {self.fix})"
+        return f"history not updated: {self.message} (fix: {self.advice})"
 
 
 # --- time in the database: integer milliseconds, UTC ----------------------------------------------
@@ -137,7 +138,6 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 def _quoted(path: Path) -> str:
     """A path as a shell command needs it (a home with a space in it); shlex loads only here."""
-    import shlex
 
     return shlex.quote(str(path))
 
@@ -199,10 +199,10 @@ class History:
 
     # --- writing ---
 
-    def record(self, snapshot: model.Snapshot) -> list[Reading]:
+    def record(self, snapshot: model.Snapshot) -> list[Recorded]:
         """Append one row per limit of a fresh scrape and carry each limit's window forward."""
         readings = []
-        for key, limit in limits(snapshot):
+        for key, limit in snapshot.limits():
             point = Point(
                 snapshot.last_updated,
                 key,
@@ -226,7 +226,7 @@ class History:
             readings.append(self._advance(point))
         return readings
 
-    def _advance(self, point: Point) -> Reading:
+    def _advance(self, point: Point) -> Recorded:
         window = self.current_window(point.limit, point.scraped_at)
         at, resets = _ms(point.scraped_at), _ms(point.resets_at) if point.resets_at else None
         if window is not None and same_window(
@@ -237,14 +237,14 @@ class History:
                 " last_percent = ?, peak = max(peak, ?) WHERE id = ?",
                 (at, resets, point.percent, point.percent, window.id),
             )
-            return Reading(point, window.id, None)
+            return Recorded(point, window.id, None)
         cursor = self.db.execute(
             "INSERT INTO windows (limit_key, started_at, seen_at, resets_at, last_percent, peak)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (point.limit, at, at, resets, point.percent, point.percent),
         )
         assert cursor.lastrowid is not None
-        return Reading(point, cursor.lastrowid, window)
+        return Recorded(point, cursor.lastrowid, window)
 
     def claim_alert(self, window_id: int, kind: str, threshold: int | float) -> bool:
         """Record an alert before it is sent; False when this window already had it."""
@@ -371,12 +371,6 @@ class History:
         return window, self.points(window.started_at, limit, now)
 
 
-def limits(snapshot: model.Snapshot) -> list[tuple[str, model.Limit]]:
-    """Every limit of a snapshot by key, the session first."""
-    found = [(model.SESSION, snapshot.session)] if snapshot.session is not None else []
-    return found + list(snapshot.weekly.items())
-
-
 #: The files SQLite opens next to the database; each must be a regular file of ours, or absent.
 SIDECARS = ("-wal", "-shm", "-journal")
 
@@ -386,7 +380,6 @@ def present(path: Path) -> bool:
     ours. Looked at before SQLite opens anything: SQLite follows a symlink (a database outside
     the home, or someone else's 0644 file made one), and opening a FIFO waits for a writer
     forever (retried through signals, so even SIGTERM cannot end it)."""
-    from consolescrape import store
 
     try:
         for sidecar in SIDECARS:
@@ -399,7 +392,6 @@ def present(path: Path) -> bool:
 def _create_private(path: Path) -> None:
     """Create the file 0600 before SQLite does (its -wal and -shm files copy this mode), or
     tighten one of ours that others could read."""
-    from consolescrape import store
 
     store.private_dir(path.parent)
     fd = store.open_regular(path, os.O_RDWR | os.O_CREAT)
@@ -412,7 +404,6 @@ def _create_private(path: Path) -> None:
 
 def open_for_writing(path: Path) -> History:
     """Open (creating and migrating) history.db for a run; every failure is a HistoryError."""
-    from consolescrape import store
 
     try:
         present(path)

@@ -3,10 +3,8 @@ options the command ran with (`--home`, `--env-file`)."""
 
 from __future__ import annotations
 
-import re
-import shlex
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -17,31 +15,9 @@ from typer._click import Context
 from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 
-__all__ = ["Commands", "UsageError", "one_home", "options_to_repeat", "repeat_options"]
+from consolescrape.status_line import VALUED
 
-#: The commands advice names; `schedule` takes a subcommand word of its own.
-_COMMAND = re.compile(
-    r"\bconsolescrape (?:schedule (?:show|install|remove|status)|"
-    r"run|sync|login|status|doctor|history)\b(?! --home)"
-)
-
-
-def repeat_options(text: str, options: list[str]) -> str:
-    """`text` with `options` after each `consolescrape <command>` it names."""
-    if not options:
-        return text
-    extra = " " + " ".join(options)
-    return _COMMAND.sub(lambda found: found.group(0) + extra, text)
-
-
-def options_to_repeat(home: Path | None, env_file: Path | None) -> list[str]:
-    """The --home/--env-file given on the command line, shell-quoted, as advice repeats them."""
-    found: list[str] = []
-    if home is not None:
-        found += ["--home", shlex.quote(str(home))]
-    if env_file is not None:
-        found += ["--env-file", shlex.quote(str(env_file))]
-    return found
+__all__ = ["Commands", "UsageError", "one_home", "with_interval"]
 
 
 def one_home(homes: list[Path] | None, command: str) -> Path | None:
@@ -102,3 +78,34 @@ class Commands(TyperGroup):
             if not _wants_json(args):
                 raise
             _tell_as_json(exc, args, self.commands)
+
+
+#: `status --watch` without SECONDS: every 5 s.
+DEFAULT_INTERVAL = 5.0
+
+
+def with_interval(args: Sequence[str]) -> list[str]:
+    """`status --watch` may come without SECONDS (typer options have no optional values): give
+    it the default, so `status --watch --line` watches every 5 s."""
+    words = list(args)
+    if words[:1] != ["status"]:
+        return words
+    out = [words.pop(0)]
+    while words:
+        word = words.pop(0)
+        out.append(word)
+        if word == "--":
+            return out + words
+        if word in VALUED and words:
+            out.append(words.pop(0))
+        elif word == "--watch" and not (words and _is_number(words[0])):
+            out.append(f"{DEFAULT_INTERVAL:g}")
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -14,7 +14,7 @@ from consolescrape import model, store
 
 
 @dataclass(frozen=True)
-class Reading:
+class RunMetrics:
     """What one run knows: the latest snapshot (maybe older than this run) and how it ended."""
 
     snapshot: model.Snapshot | None
@@ -49,18 +49,16 @@ def _seconds(moment: datetime) -> float:
     return round(moment.timestamp(), 3)
 
 
-def _labels(reading: Reading, **labels: str) -> str:
+def _labels(reading: RunMetrics, **labels: str) -> str:
     """`{home="…",limit="…"}` (the home first, when known), or nothing without labels."""
     pairs = ({"home": reading.home} if reading.home is not None else {}) | labels
     inner = ",".join(f'{name}="{escape(value)}"' for name, value in pairs.items())
     return f"{{{inner}}}" if inner else ""
 
 
-def render(reading: Reading) -> str:
+def render(reading: RunMetrics) -> str:
     """The whole file: each family with # HELP and # TYPE, usage per limit when there is data."""
-    from consolescrape.history import limits
-
-    found = limits(reading.snapshot) if reading.snapshot else []
+    found = reading.snapshot.limits() if reading.snapshot else []
     lines = _family(
         "consolescrape_usage_percent",
         "Percent of the usage limit used, as last read from the usage page.",

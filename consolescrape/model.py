@@ -87,6 +87,11 @@ class Snapshot:
     def empty(self) -> bool:
         return self.session is None and not self.weekly
 
+    def limits(self) -> list[tuple[str, Limit]]:
+        """Every limit by key, the session first."""
+        found = [(SESSION, self.session)] if self.session is not None else []
+        return found + list(self.weekly.items())
+
 
 #: Model families whose rows are keyed without the "Claude" before them ("Claude Opus" → opus).
 _FAMILIES = frozenset({"opus", "sonnet", "haiku", "fable", "mythos"})

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 import sys
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from consolescrape import sanitize
@@ -21,6 +23,31 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from consolescrape.config import Secret
+
+
+#: The commands advice names; `schedule` takes a subcommand word of its own.
+_COMMAND = re.compile(
+    r"\bconsolescrape (?:schedule (?:show|install|remove|status)|"
+    r"run|sync|login|status|doctor|history)\b(?! --home)"
+)
+
+
+def repeat_options(text: str, options: list[str]) -> str:
+    """`text` with `options` after each `consolescrape <command>` it names."""
+    if not options:
+        return text
+    extra = " " + " ".join(options)
+    return _COMMAND.sub(lambda found: found.group(0) + extra, text)
+
+
+def options_to_repeat(home: Path | None, env_file: Path | None) -> list[str]:
+    """The --home/--env-file given on the command line, shell-quoted, as advice repeats them."""
+    found: list[str] = []
+    if home is not None:
+        found += ["--home", shlex.quote(str(home))]
+    if env_file is not None:
+        found += ["--env-file", shlex.quote(str(env_file))]
+    return found
 
 
 class Reporter:
@@ -78,8 +105,6 @@ class Reporter:
     def advise(self, text: str) -> str:
         """`text` with every `consolescrape <command>` in it given the options this command ran
         with (`--home`, `--env-file`), so advice followed literally acts on the same home."""
-        from consolescrape.invocation import repeat_options
-
         return repeat_options(text, self.invocation)
 
     def _emit(self, level: str, message: str, style: str) -> None:

@@ -38,12 +38,12 @@ FIELDS = {
 }
 
 SEPARATOR = " · "
-#: ANSI colours for the styles status.percent_style names (and the warning).
+#: ANSI colours for the styles words.percent_style names (and the warning).
 _ANSI = {"green": "32", "yellow": "33", "red": "31"}
 
 
 @dataclass(frozen=True)
-class Reading:
+class HomeFiles:
     """What one home's files say: the snapshot (if any could be read) and the last run."""
 
     snapshot: model.Snapshot | None
@@ -51,7 +51,7 @@ class Reading:
     state: store.State
 
 
-def read(settings: Settings) -> Reading:
+def read(settings: Settings) -> HomeFiles:
     """The snapshot and state.json as they are on disk, without taking any lock."""
     from consolescrape import store
 
@@ -64,27 +64,7 @@ def read(settings: Settings) -> Reading:
         state = store.load_state(settings.state_file)
     except OSError:
         state = store.State()
-    return Reading(snapshot, unreadable, state)
-
-
-def short_duration(seconds: float) -> str:
-    """'40s', '25m', '2h41m', '1d1h', '3d': the two largest units, seconds only below a minute."""
-    left = max(0, int(seconds))
-    if left < 60:
-        return f"{left}s"
-    days, minutes = divmod(left // 60, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    units = [(days, "d"), (hours, "h"), (minutes, "m")]
-    first = next(i for i, (count, _) in enumerate(units) if count)
-    return "".join(f"{count}{unit}" for count, unit in units[first : first + 2] if count)
-
-
-def countdown(limit: model.Limit, now: datetime) -> str:
-    """Time left until `limit` resets; empty when the page gave no time of day (or none)."""
-    if limit.resets_at is None:
-        return ""
-    left = (limit.resets_at - now).total_seconds()
-    return short_duration(left) if left > 0 else "reset due"
+    return HomeFiles(snapshot, unreadable, state)
 
 
 def _field_name(key: str) -> str:
@@ -93,8 +73,9 @@ def _field_name(key: str) -> str:
     return model.model_name(key).lower().replace(" ", "_")
 
 
-def _warnings(reading: Reading, age: float | None, max_age: float) -> list[str]:
+def _warnings(reading: HomeFiles, age: float | None, max_age: float) -> list[str]:
     from consolescrape.errors import ExitCode
+    from consolescrape.words import short_duration
 
     found = []
     if age is not None and age > max_age:
@@ -118,11 +99,11 @@ class _Painter:
 
 
 def fields(
-    reading: Reading, now: datetime, *, max_age: float, color: bool = False
+    reading: HomeFiles, now: datetime, *, max_age: float, color: bool = False
 ) -> dict[str, str]:
     """Every template field for this reading (the line itself included)."""
     from consolescrape import model
-    from consolescrape.status import percent_style
+    from consolescrape.words import percent_style, short_countdown, short_duration
 
     paint = _Painter(color)
     snapshot = reading.snapshot
@@ -145,13 +126,13 @@ def fields(
     weekly = snapshot.weekly.get(model.ALL_MODELS)
     for label, name, limit in (("S", "session", snapshot.session), ("W", "weekly", weekly)):
         if limit is not None:
-            found[name], found[f"{name}_resets"] = percent(limit), countdown(limit, now)
+            found[name], found[f"{name}_resets"] = percent(limit), short_countdown(limit, now)
             parts.append(" ".join(filter(None, [label, found[name], found[f"{name}_resets"]])))
     rows = []
     for key, limit in snapshot.weekly.items():
         if key == model.ALL_MODELS:
             continue
-        name, resets = _field_name(key), countdown(limit, now)
+        name, resets = _field_name(key), short_countdown(limit, now)
         found.setdefault(name, percent(limit))
         found.setdefault(f"{name}_resets", resets)
         # A model row that resets with the weekly limit needs no second countdown.
@@ -192,7 +173,7 @@ def check_template(template: str) -> None:
 
 
 def text(
-    readings: Sequence[Reading],
+    readings: Sequence[HomeFiles],
     now: datetime,
     *,
     max_age: float,

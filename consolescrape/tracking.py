@@ -7,15 +7,12 @@ queues and syncs as it would without it.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from consolescrape import model, store
+from consolescrape import history, model, store, sync
 from consolescrape.config import Settings
-from consolescrape.errors import Stopped
 from consolescrape.output import Reporter
 
 if TYPE_CHECKING:
@@ -27,40 +24,17 @@ if TYPE_CHECKING:
 AFTER_RUN_SECONDS = 5.0
 
 
-def preload(settings: Settings) -> threading.Thread:
-    """Import sqlite3 and the history modules in the background while the browser works.
-
-    A run spends most of a second waiting on Chrome; loading these then (~3 ms on the 2-core
-    machine, half of the history write) keeps them off the run's own time. Importing is
-    thread-safe, and a failure here only means after_scrape imports them itself.
-    """
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            importlib.import_module("consolescrape.history")
-            if settings.alert_at:
-                importlib.import_module("consolescrape.alerts")
-
-    thread = threading.Thread(target=load, name="preload", daemon=True)
-    thread.start()
-    return thread
-
-
 def after_scrape(settings: Settings, snapshot: model.Snapshot, reporter: Reporter) -> list[Alert]:
     """After a fresh scrape is queued and saved, inside the lock: append history and claim the
     alerts this reading calls for; they are sent by `afterwards`, once the run's result is in.
 
     Only `run` calls this, so alerts come from data scraped now, never from resent data.
     """
-    from consolescrape.history import HistoryError
-
     try:
         return _record(settings, snapshot)
-    except HistoryError as exc:
+    except history.HistoryError as exc:
         reporter.warn(exc.line())
-    except Stopped:
-        raise  # a signal ends the run as usual; the transaction was rolled back
-    except Exception as exc:
+    except Exception as exc:  # a signal (Stopped) is no Exception: it ends the run as usual
         # A bug in this extra must not cost the user the sync that follows.
         reporter.warn(f"history not updated: internal error: {type(exc).__name__}: {exc}")
     return []
@@ -68,8 +42,6 @@ def after_scrape(settings: Settings, snapshot: model.Snapshot, reporter: Reporte
 
 def _record(settings: Settings, snapshot: model.Snapshot) -> list[Alert]:
     """Rows and alert claims in one transaction, committed before any alert is sent."""
-    from consolescrape import history
-
     due: list[Alert] = []
     with history.open_for_writing(settings.history_file) as db:
         with db.transaction():
@@ -99,7 +71,7 @@ def write_metrics(
     with contextlib.suppress(OSError):
         items = len(store.Outbox(settings.outbox_dir, settings.outbox_cap).pending())
     try:
-        reading = metrics.Reading(snapshot, exit_code, items, home=str(settings.home))
+        reading = metrics.RunMetrics(snapshot, exit_code, items, home=str(settings.home))
         metrics.write(settings.metrics_file, metrics.render(reading))
     except metrics.SharedFile as exc:
         reporter.warn(f"metrics file not written: {exc}")
@@ -131,9 +103,8 @@ def afterwards(
         with alerts.started(due, settings.alert_command, reporter.warn, record) as running:
             ping(settings, reporter, ok=ok, until=until)
             alerts.finish(running, until, reporter.warn, record, seconds=AFTER_RUN_SECONDS)
-    except Stopped:
-        raise  # the groups were killed on the way out
-    except Exception as exc:  # an alert's failure never changes how the run ends
+    except Exception as exc:  # an alert's failure never changes how the run ends (a signal
+        # does: Stopped is no Exception, and the groups were killed on the way out)
         reporter.warn(f"alerts not sent: internal error: {type(exc).__name__}: {exc}")
 
 
@@ -145,8 +116,6 @@ def ping(settings: Settings, reporter: Reporter, *, ok: bool | None, until: floa
     """
     if not settings.healthcheck_url or ok is None:
         return
-    from consolescrape import sync
-
     seconds = max(0.5, until - time.monotonic())
     if not sync.ping_health(settings.healthcheck_url, ok=ok, timeout=seconds):
         reporter.warn("health ping failed (the run's result is unchanged)")

@@ -9,59 +9,31 @@ takes no lock: it only reads what `run` writes (atomically).
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from consolescrape.status_line import VALUED
+from consolescrape import config, signals, status_line
+from consolescrape import status as facts
+from consolescrape.errors import ExitCode, Stopped
+from consolescrape.outcome import Outcome
+from consolescrape.status import Status
+from consolescrape.status_line import LineOptions
+from consolescrape.views import status as view
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from consolescrape.config import Settings
-    from consolescrape.jobs import Outcome
-    from consolescrape.status import Status
-    from consolescrape.status_line import LineOptions
 
-DEFAULT_INTERVAL = 5.0
 #: How often the view is redrawn at most, seconds: the countdowns' pace.
 TICK = 1.0
 
 
-def with_interval(args: Sequence[str]) -> list[str]:
-    """`status --watch` may come without SECONDS (typer options have no optional values): give
-    it the default, so `status --watch --line` watches every 5 s."""
-    words = list(args)
-    if words[:1] != ["status"]:
-        return words
-    out = [words.pop(0)]
-    while words:
-        word = words.pop(0)
-        out.append(word)
-        if word == "--":
-            return out + words
-        if word in VALUED and words:
-            out.append(words.pop(0))
-        elif word == "--watch" and not (words and _is_number(words[0])):
-            out.append(f"{DEFAULT_INTERVAL:g}")
-    return out
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def watch(options: LineOptions, *, every: float, lines: bool) -> Outcome:
     """Show until SIGINT (exit 0); another signal ends it as it ends every command."""
-    from consolescrape.errors import ExitCode, Stopped
-    from consolescrape.jobs import Outcome
-
     try:
         if lines or not sys.stdout.isatty():
             _print_lines(options, every)
@@ -76,8 +48,6 @@ def watch(options: LineOptions, *, every: float, lines: bool) -> Outcome:
 
 
 def _print_lines(options: LineOptions, every: float) -> None:
-    from consolescrape import signals, status_line
-
     if options.template is not None:
         status_line.check_template(options.template)
     settings = status_line.settings_for(options.homes, options.env_file)
@@ -113,20 +83,16 @@ class _Watched:
     def look(self) -> None:
         seen = self._files()
         if seen != self._seen:
-            from consolescrape import status as view
-
-            self._status = view.collect(self.settings, max_age=self.max_age)
+            self._status = facts.collect(self.settings, max_age=self.max_age)
             self._seen = seen
 
     def now(self, moment: datetime) -> Status:
         """The status as of `moment`: countdowns, the data's age and staleness recomputed."""
-        from consolescrape import status as view
-
         if self._status is None:
             self.look()
         assert self._status is not None
         current = dataclasses.replace(self._status, now=moment, problems=[], hint=None)
-        view.assess(current, self.settings)
+        facts.assess(current, self.settings)
         return current
 
 
@@ -161,8 +127,6 @@ def _frame(watched: list[_Watched], every: float, console: Any, *, last: bool = 
     from rich.console import Group
     from rich.text import Text
 
-    from consolescrape import status as view
-
     moment = datetime.now(UTC)
     collect = _Collect(console)
     for one in watched:
@@ -177,8 +141,6 @@ def _frame(watched: list[_Watched], every: float, console: Any, *, last: bool = 
 def _redraw(options: LineOptions, every: float) -> None:
     from rich.console import Console
     from rich.live import Live
-
-    from consolescrape import config, signals
 
     homes: list[Path | None] = list(options.homes) or [None]
     watched = [
@@ -207,7 +169,6 @@ def _redraw(options: LineOptions, every: float) -> None:
 
 def _silence_stdout() -> None:
     """After the reader went away, the interpreter's last flush must not complain about it."""
-    import os
 
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)

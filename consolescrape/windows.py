@@ -73,7 +73,7 @@ class Window(NamedTuple):
         return self.resets_at is not None and datetime.now(UTC) > self.resets_at + GRACE
 
 
-class Reading(NamedTuple):
+class Recorded(NamedTuple):
     """A limit recorded by this run: its window, and the window it ended, if any."""
 
     point: Point

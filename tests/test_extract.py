@@ -11,10 +11,10 @@ import pytest
 from conftest import MODEL_ROWS
 
 from consolescrape.extract import (
-    NoPlanLimits,
     NoUsage,
     PageKind,
     Reading,
+    SpendCapOnly,
     UnknownOrganization,
     choose_organization,
     classify_page,
@@ -939,7 +939,7 @@ ENTERPRISE = page(
 
 
 def test_spend_cap_page_is_no_plan_limits_not_a_model_row() -> None:
-    with pytest.raises(NoPlanLimits) as caught:
+    with pytest.raises(SpendCapOnly) as caught:
         snapshot_from_page(ENTERPRISE, now=NOW, tz=BERLIN)
     assert caught.value.spend == Spend(19.8, 125.0, "USD")
     reading = read_page(ENTERPRISE, now=NOW, tz=BERLIN)
@@ -1077,7 +1077,7 @@ SPEND_OBJECT = {
     ],
 )
 def test_spend_only_answer_is_no_plan_limits(usage: dict[str, Any], spend: Spend) -> None:
-    with pytest.raises(NoPlanLimits) as caught:
+    with pytest.raises(SpendCapOnly) as caught:
         read_api(usage)
     assert caught.value.spend == spend
 
@@ -1197,7 +1197,7 @@ def test_limits_that_cannot_be_read_are_not_taken_for_a_spend_only_plan() -> Non
     assert reading.spend is None and reading.errors
     with pytest.raises(NoUsage) as caught:
         read_api(usage)
-    assert not isinstance(caught.value, NoPlanLimits)
+    assert not isinstance(caught.value, SpendCapOnly)
 
 
 # --- versioned model rows, reset wordings we do not know --------------------------------------

@@ -154,7 +154,7 @@ def test_a_damaged_file_and_a_busy_one_are_typed_errors_with_a_fix(tmp_path: Pat
     damaged.write_bytes(b"this is not sqlite " * 400)
     with pytest.raises(history.HistoryError) as caught:
         record(damaged, snap(T0, 10))
-    assert "damaged" in caught.value.message and f"mv {damaged}" in caught.value.fix
+    assert "damaged" in caught.value.message and f"mv {damaged}" in (caught.value.advice or "")
 
     busy = tmp_path / "busy.db"
     record(busy, snap(T0, 10))

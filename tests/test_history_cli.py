@@ -15,7 +15,7 @@ import pytest
 from conftest import CLI, SAMPLE, write_snapshot
 
 from consolescrape import history, model, store
-from consolescrape.history_view import BARS, WIDTH
+from consolescrape.views.history import BARS, WIDTH
 
 NOW = datetime.now(UTC)
 
@@ -189,7 +189,8 @@ def test_doctor_names_a_damaged_history_and_its_fix(cli: CLI, home: Path) -> Non
 
 
 def test_streamed_json_is_the_document_built_whole_byte_for_byte(year: Path, home: Path) -> None:
-    from consolescrape import history_view, sanitize
+    from consolescrape import sanitize
+    from consolescrape.views import history as history_view
 
     end = NOW - timedelta(hours=1)
     start = end - timedelta(days=40)

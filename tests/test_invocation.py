@@ -11,7 +11,7 @@ from conftest import CLI
 from typer.testing import CliRunner
 
 from consolescrape.cli import app
-from consolescrape.invocation import options_to_repeat, repeat_options
+from consolescrape.output import options_to_repeat, repeat_options
 
 
 def runner() -> CliRunner:

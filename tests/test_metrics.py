@@ -29,7 +29,7 @@ def snapshot() -> model.Snapshot:
 
 
 def test_every_family_has_help_and_type_and_every_sample_parses() -> None:
-    text = metrics.render(metrics.Reading(snapshot(), exit_code=5, outbox_items=2))
+    text = metrics.render(metrics.RunMetrics(snapshot(), exit_code=5, outbox_items=2))
     lines = text.splitlines()
     assert text.endswith("\n")
     families = [line.split()[2] for line in lines if line.startswith("# TYPE")]
@@ -58,14 +58,14 @@ def test_every_family_has_help_and_type_and_every_sample_parses() -> None:
 def test_a_whole_second_keeps_every_digit() -> None:
     resets = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
     snap = model.Snapshot(last_updated=resets, session=model.Limit("2 hr", 47.0, resets))
-    lines = metrics.render(metrics.Reading(snap, exit_code=0, outbox_items=0)).splitlines()
+    lines = metrics.render(metrics.RunMetrics(snap, exit_code=0, outbox_items=0)).splitlines()
     stamp = int(resets.timestamp())
     assert f'consolescrape_usage_resets_at_seconds{{limit="currentSession"}} {stamp}' in lines
     assert 'consolescrape_usage_percent{limit="currentSession"} 47' in lines
 
 
 def test_without_data_yet_the_run_and_outbox_are_still_reported() -> None:
-    lines = metrics.render(metrics.Reading(None, exit_code=3, outbox_items=0)).splitlines()
+    lines = metrics.render(metrics.RunMetrics(None, exit_code=3, outbox_items=0)).splitlines()
     assert "consolescrape_last_run_exit_code 3" in lines
     assert not any(line.startswith("consolescrape_usage_percent{") for line in lines)
     assert not any(line.startswith("consolescrape_last_success") for line in lines)
@@ -82,7 +82,7 @@ def test_the_file_is_replaced_whole_and_readable_by_node_exporter(tmp_path: Path
 
 def test_every_sample_names_its_home_so_accounts_never_collide(tmp_path: Path) -> None:
     home = str(tmp_path / 'work "main"')
-    text = metrics.render(metrics.Reading(snapshot(), exit_code=0, outbox_items=1, home=home))
+    text = metrics.render(metrics.RunMetrics(snapshot(), exit_code=0, outbox_items=1, home=home))
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     label = 'home="' + home.replace('"', '\\"') + '"'
     assert all(line.startswith(line.split("{")[0] + "{" + label) for line in lines), lines
@@ -99,7 +99,7 @@ def test_two_homes_writing_one_file_the_second_is_refused(tmp_path: Path) -> Non
 
     def reading(home: Path, code: int) -> str:
         return metrics.render(
-            metrics.Reading(snapshot(), exit_code=code, outbox_items=0, home=str(home))
+            metrics.RunMetrics(snapshot(), exit_code=code, outbox_items=0, home=str(home))
         )
 
     metrics.write(path, reading(work, 0))

@@ -244,3 +244,24 @@ def test_status_json_data_has_the_documented_keys_and_no_nested_data(cli: CLI, h
     docs = (Path(__file__).parent.parent / "docs" / "json.md").read_text()
     for key in data:
         assert f"`{key}`" in docs, f"docs/json.md does not describe status's {key}"
+
+
+def test_several_homes_answer_the_same_whichever_holds_a_bad_setting_first(
+    cli: CLI, home: Path, tmp_path: Path
+) -> None:
+    good = tmp_path / "good"
+    save(good, timedelta(minutes=1))
+    bad = tmp_path / "bad"
+    bad.mkdir(mode=0o700)
+    (bad / ".env").write_text("CONSOLESCRAPE_TIMEOUT=soon\n")
+    answers = []
+    for first, second in ((bad, good), (good, bad)):
+        result = cli("status", "--json", "--home", str(first), "--home", str(second))
+        accounts = {a["home"]: a for a in result.json["data"]["accounts"]}
+        assert result.code == 9, "one verdict for the lot: an account needs attention"
+        assert accounts[str(bad)]["exitCode"] == 7
+        assert "CONSOLESCRAPE_TIMEOUT" in accounts[str(bad)]["error"]["message"]
+        assert accounts[str(good)]["exitCode"] == 0
+        assert accounts[str(good)]["status"]["snapshot"]["currentSession"]["percentageUsed"] == 47
+        answers.append(sorted(accounts))
+    assert answers[0] == answers[1]

@@ -18,7 +18,7 @@ from conftest import CLI, Spawn
 from test_status import record_failure
 
 from consolescrape import model, store
-from consolescrape.watch import with_interval
+from consolescrape.invocation import with_interval
 
 LINE = "S 47% 2h41m · W 31% 1d1h · Sonnet 10%"
 

@@ -42,7 +42,7 @@ from consolescrape.browser.processes import (
 )
 from consolescrape.children import Record
 from consolescrape.config import Settings
-from consolescrape.errors import ConsolescrapeError, ScrapeFailed, SiteTrouble, Stopped
+from consolescrape.errors import ConsolescrapeError, ScrapeFailed, SiteTrouble
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.service import Service
@@ -146,9 +146,9 @@ class Browser:
         tb: TracebackType | None,
     ) -> None:
         if (
-            isinstance(exc, Exception)
+            isinstance(exc, Exception)  # not a signal (Stopped)
             # A passing outage is not a page a person needs to look at.
-            and not isinstance(exc, Stopped | SiteTrouble)
+            and not isinstance(exc, SiteTrouble)
             and self.driver is not None
             and not self.expired
         ):
@@ -264,9 +264,8 @@ class Browser:
             # (the screenshot is bounded by the window size).
             store.write_private(directory / "page.html", html.encode()[:DEBUG_HTML_BYTES])
             store.write_private(directory / "screenshot.png", png)
-        except Stopped:
-            raise  # a signal ends the run as a signal, whatever else was going on
-        except Exception as exc:  # debug files must not replace the real error
+        except Exception as exc:  # debug files must not replace the real error (nor can they
+            # swallow a signal: Stopped is no Exception)
             logger.debug(f"debug: could not save the page ({type(exc).__name__})")
             return
         logger.debug(f"debug: saved page.html and screenshot.png in {directory}")

@@ -473,12 +473,8 @@ def _no_usage(
     """Why nothing could be read: the site's passing trouble, a bot check the endpoint ran
     into, a spend-only plan, another language, or an unknown page."""
     problem = progress.problem
-    if isinstance(problem, extract.NoPlanLimits):
-        return NoPlanLimits(
-            str(problem),
-            "consolescrape reads plan usage limits (session, weekly); this plan has none",
-            spend=problem.spend.to_json(),
-        )
+    if isinstance(problem, extract.SpendCapOnly):
+        return NoPlanLimits.spend_cap(str(problem), problem.spend.to_json())
     if progress.state is not None:
         trouble = site_trouble(progress.state, api, browser.settings.usage_url)
         if trouble is not None:

@@ -19,17 +19,17 @@ from datetime import datetime, tzinfo
 from consolescrape.extract.endpoint import pick_organization, read_api
 from consolescrape.extract.organization import Choice, UnknownOrganization, choose_organization
 from consolescrape.extract.page import PageKind, classify_page, read_page
-from consolescrape.extract.reading import NoPlanLimits, NoUsage, Reading, merge
+from consolescrape.extract.reading import NoUsage, Reading, SpendCapOnly, merge
 from consolescrape.extract.resets import local_zone, reset_text, resolve_reset
 from consolescrape.extract.trouble import endpoint_trouble, page_trouble
 from consolescrape.model import DEFAULT_MODEL_ROW, Snapshot
 
 __all__ = [
     "Choice",
-    "NoPlanLimits",
     "NoUsage",
     "PageKind",
     "Reading",
+    "SpendCapOnly",
     "UnknownOrganization",
     "choose_organization",
     "classify_page",

@@ -40,8 +40,9 @@ class NoUsage(ValueError):
         super().__init__(message + (f" ({detail})" if detail else ""))
 
 
-class NoPlanLimits(NoUsage):
-    """The plan has a spend cap instead of usage limits (Enterprise and credit plans)."""
+class SpendCapOnly(NoUsage):
+    """The content shows a spend cap instead of usage limits (Enterprise and credit plans); the
+    command tells it as `errors.NoPlanLimits`."""
 
     def __init__(self, spend: Spend) -> None:
         super().__init__(
@@ -121,7 +122,7 @@ def merge(
     """One snapshot from readings in order of trust: each limit from the first that has it.
 
     `source` is "api" when every limit came from the endpoint, "page" when none did, else
-    "mixed". Raises NoUsage when no reading has any limit (NoPlanLimits when one showed a spend
+    "mixed". Raises NoUsage when no reading has any limit (SpendCapOnly when one showed a spend
     cap instead).
     """
     now = utc_now(now)
@@ -136,7 +137,7 @@ def merge(
     if not limits:
         spend = next((r.spend for r in readings if r.spend is not None), None)
         if spend is not None:
-            raise NoPlanLimits(spend)
+            raise SpendCapOnly(spend)
         raise NoUsage("no usage limit found", errors)
     kinds = {"page" if origin == PAGE else "api" for origin in origins.values()}
     source = kinds.pop() if len(kinds) == 1 else "mixed"

@@ -19,6 +19,7 @@ from consolescrape.model import Snapshot
 from consolescrape.oauth import credentials
 from consolescrape.oauth.client import REFRESH_ADVICE, SCOPE_ADVICE, Unavailable, get_usage
 from consolescrape.oauth.credentials import NoToken, Token
+from consolescrape.words import duration
 
 __all__ = ["REFRESH_ADVICE", "Token", "Unavailable", "read", "usable_token"]
 
@@ -33,8 +34,6 @@ NO_LOGIN_ADVICE = (
 def usable_token(now: datetime, *, keychain_seconds: float = credentials.KEYCHAIN_SECONDS) -> Token:
     """Claude Code's token if it can be used as it is; Unavailable (no token, expired, without
     the usage scope) otherwise. Nothing is refreshed or written."""
-    from consolescrape.status import duration
-
     try:
         token = credentials.find(now, keychain_seconds=keychain_seconds)
     except NoToken as exc:
@@ -80,13 +79,9 @@ def read(settings: Settings, *, seconds: float, secrets: list[Secret]) -> Snapsh
         snapshot = extract.snapshot_from_api(
             usage, now=now, tz=extract.local_zone(), model_row=settings.model_row
         )
-    except extract.NoPlanLimits as exc:
+    except extract.SpendCapOnly as exc:
         # A readable answer: the browser would find the same spend cap, so no fallback.
-        raise errors.NoPlanLimits(
-            str(exc),
-            "consolescrape reads plan usage limits (session, weekly); this plan has none",
-            spend=exc.spend.to_json(),
-        ) from None
+        raise errors.NoPlanLimits.spend_cap(str(exc), exc.spend.to_json()) from None
     except extract.NoUsage as exc:
         raise Unavailable(
             "unreadable answer",

@@ -7,6 +7,8 @@ import json
 import logging
 from urllib.parse import urlsplit
 
+import requests
+
 from consolescrape import sanitize, version
 from consolescrape.config import Secret
 from consolescrape.errors import (
@@ -16,6 +18,8 @@ from consolescrape.errors import (
     ScrapeFailed,
     SiteTrouble,
 )
+from consolescrape.sync.answers import excerpt, read_capped, retry_after
+from consolescrape.sync.post import DeadlineHit, connection_reason, hard_deadline, new_session
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +64,6 @@ def get_usage(url: str, token: Secret, seconds: float = SECONDS) -> object:
     No redirect is followed (the token must not travel to another host), the answer is read up
     to a size cap, and the whole request ends within `seconds` whatever the server does.
     """
-    import requests
-
-    from consolescrape.sync.answers import read_capped
-    from consolescrape.sync.post import DeadlineHit, hard_deadline, new_session
-
     host = urlsplit(url).hostname or url
     shown = f"{round(seconds, 1):g}"
     headers = {
@@ -97,9 +96,7 @@ def get_usage(url: str, token: Secret, seconds: float = SECONDS) -> object:
     except requests.exceptions.Timeout:
         raise _unreachable(host, f"no answer within {shown} s") from None
     except requests.exceptions.RequestException as exc:
-        from consolescrape.sync.post import _connection_reason
-
-        raise _unreachable(host, _connection_reason(exc)) from None
+        raise _unreachable(host, connection_reason(exc)) from None
     return meaning(response.status_code, raw, token, retry=response.headers.get("Retry-After"))
 
 
@@ -116,8 +113,6 @@ def _unreachable(host: str, reason: str) -> Unavailable:
 def message(raw: bytes, token: Secret) -> str:
     """The endpoint's own words ({"error": {"message": …}}), or a short excerpt; never the
     token."""
-    from consolescrape.sync.answers import excerpt
-
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError):
@@ -189,8 +184,6 @@ def meaning(status: int, raw: bytes, token: Secret, *, retry: str | None = None)
 
 
 def _trouble(status: int, said: str, retry: str | None) -> Unavailable:
-    from consolescrape.sync.answers import retry_after
-
     what = "rate limited" if status == 429 else said or "server error"
     wait = retry_after(retry)
     later = f", asks to retry in {wait:.0f} s" if wait is not None else ""

@@ -32,6 +32,7 @@ from consolescrape.sync.post import (
     deliver_within,
     hard_deadline,
     new_session,
+    ping_health,
     post_once,
 )
 
@@ -89,9 +90,14 @@ class SyncReport:
         return doc
 
 
-def drain(settings: Settings, *, within_run: bool = False) -> SyncReport:
+def drain(
+    settings: Settings, *, within_run: bool = False, fresh: model.Payload | None = None
+) -> SyncReport:
     """Deliver every queued snapshot, oldest first, within one overall deadline: the full
-    CLAUDE_SYNC_DEADLINE, or `RUN_SYNC_SECONDS` failing fast for `run`'s own sync phase."""
+    CLAUDE_SYNC_DEADLINE, or `RUN_SYNC_SECONDS` failing fast for `run`'s own sync phase.
+
+    `fresh` is the payload `run` built, checked and queued a moment ago: it is sent as it is,
+    not read back from its file."""
     check_sync_target(settings)
     require_key(settings)
     outbox = Outbox(settings.outbox_dir, settings.outbox_cap)
@@ -106,7 +112,7 @@ def drain(settings: Settings, *, within_run: bool = False) -> SyncReport:
     with new_session() as session, hard_deadline(deadline.seconds + 1):
         try:
             for index, item in enumerate(items):
-                payload = _outbox_payload(item, outbox, settings, report)
+                payload = _outbox_payload(item, outbox, settings, report, fresh)
                 if payload is None:
                     continue
                 try:
@@ -153,11 +159,19 @@ def drain(settings: Settings, *, within_run: bool = False) -> SyncReport:
 
 
 def _outbox_payload(
-    item: OutboxItem, outbox: Outbox, settings: Settings, report: SyncReport
+    item: OutboxItem,
+    outbox: Outbox,
+    settings: Settings,
+    report: SyncReport,
+    fresh: model.Payload | None = None,
 ) -> model.Payload | None:
     """The payload of a queued item, or None after setting an unusable item aside (one bad
     item must never block the queue: it goes to rejected/ with its reason, and the exit code
     says so)."""
+    if fresh is not None and item.id == fresh.id:
+        if fresh.hint and fresh.hint not in report.hints:
+            report.hints.append(fresh.hint)
+        return fresh
     try:
         payload = model.to_payload(item.load(), settings.model_row)
     except (OSError, store.Unreadable) as exc:
@@ -200,9 +214,10 @@ def load_file_payload(path: Path, model_row: str) -> model.Payload:
     return payload
 
 
-def send_file(settings: Settings, path: Path) -> SyncReport:
-    """Send exactly the data in `path` (a resend); the outbox is not touched."""
-    payload = load_file_payload(path, settings.model_row)
+def send_file(settings: Settings, path: Path, payload: model.Payload | None = None) -> SyncReport:
+    """Send exactly the data in `path` (a resend; `payload`: what `load_file_payload` read from
+    it already); the outbox is not touched."""
+    payload = payload or load_file_payload(path, settings.model_row)
     check_sync_target(settings)
     require_key(settings)
     report = SyncReport(pending=1, hints=[payload.hint] if payload.hint else [])
@@ -239,22 +254,3 @@ def probe(settings: Settings, timeout: float = 5.0) -> Answer:
             return post_once(session, settings, payload, timeout)
     except DeadlineHit:  # a server trickling bytes: each read is quick, the whole is not
         return Answer(0, f"no complete answer within {timeout:g} s")
-
-
-def ping_health(url: str, *, ok: bool, timeout: float = 5.0) -> bool:
-    """Best-effort dead-man's-switch ping (healthchecks.io style): URL, or URL/fail; it ends
-    within `timeout` whatever the server does."""
-    import requests
-
-    target = url.rstrip("/") + ("" if ok else "/fail")
-    try:
-        with (
-            hard_deadline(timeout),
-            new_session() as session,
-            session.get(
-                target, timeout=(timeout / 2, timeout / 2), allow_redirects=False, stream=True
-            ) as response,
-        ):
-            return response.status_code < 400
-    except (requests.exceptions.RequestException, DeadlineHit):
-        return False

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from consolescrape import sanitize
 from consolescrape.config import Secret
-from consolescrape.errors import ConfigError, Stopped, SyncRefused
+from consolescrape.errors import ConfigError, SyncRefused
 
 if TYPE_CHECKING:
     import requests
@@ -125,9 +125,7 @@ def retry_after(value: str | None) -> float | None:
 def read_capped(response: requests.Response) -> bytes:
     try:
         return response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
-    except Stopped:
-        raise
-    except Exception:  # a body cut short is still an answer; its status is what counts
+    except Exception:  # a body cut short is still an answer (a signal is no Exception: it ends)
         return b""
     finally:
         response.close()

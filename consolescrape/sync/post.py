@@ -10,7 +10,8 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+
+import requests
 
 from consolescrape import model, sanitize, version
 from consolescrape.config import Settings, require_key
@@ -23,9 +24,6 @@ from consolescrape.sync.answers import (
     retry_after,
     server_message,
 )
-
-if TYPE_CHECKING:
-    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +53,6 @@ class Deadline:
 def post_once(
     session: requests.Session, settings: Settings, payload: model.Payload, timeout: float
 ) -> Answer:
-    import requests
-
     key = require_key(settings)
     headers = {
         "Content-Type": "application/json",
@@ -87,7 +83,7 @@ def post_once(
     except requests.exceptions.Timeout:
         return Answer(0, f"no answer within {timeout:.0f} s")
     except requests.exceptions.ConnectionError as exc:
-        reason = _connection_reason(exc)
+        reason = connection_reason(exc)
         return Answer(
             0,
             f"cannot connect: {reason}",
@@ -113,7 +109,7 @@ def _tls_reason(exc: Exception) -> str:
     return match.group(1).strip() if match else "certificate not trusted"
 
 
-def _connection_reason(exc: Exception) -> str:
+def connection_reason(exc: Exception) -> str:
     text = str(exc)
     for pattern, reason in (
         (r"Connection refused", "connection refused"),
@@ -222,10 +218,25 @@ def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
 
 
 def new_session() -> requests.Session:
-    import requests
-
     session = requests.Session()
     # Proxies from the environment are fine; credentials from ~/.netrc must not be added
     # (requests adds them whenever no auth is set, trust_env or not of proxies).
     session.auth = _no_netrc
     return session
+
+
+def ping_health(url: str, *, ok: bool, timeout: float = 5.0) -> bool:
+    """Best-effort dead-man's-switch ping (healthchecks.io style): URL, or URL/fail; it ends
+    within `timeout` whatever the server does."""
+    target = url.rstrip("/") + ("" if ok else "/fail")
+    try:
+        with (
+            hard_deadline(timeout),
+            new_session() as session,
+            session.get(
+                target, timeout=(timeout / 2, timeout / 2), allow_redirects=False, stream=True
+            ) as response,
+        ):
+            return response.status_code < 400
+    except (requests.exceptions.RequestException, DeadlineHit):
+        return False

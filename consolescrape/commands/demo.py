@@ -12,19 +12,24 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from consolescrape import history
+from consolescrape import status as facts
+from consolescrape.browser import login as logging_in
+from consolescrape.commands import history as history_command
+from consolescrape.commands.run import RunOptions, run
 from consolescrape.config import Secret, Settings
-from consolescrape.jobs import Outcome, RunOptions, run
+from consolescrape.demo.receiver import Receiver
+from consolescrape.demo.site import StandIn
+from consolescrape.outcome import Outcome
 from consolescrape.output import Reporter
+from consolescrape.views import history as history_view
+from consolescrape.views import status as status_view
 
 DEMO_SESSION_KEY = "demo-session"
 
 
 def demo(settings: Settings, reporter: Reporter) -> Outcome:
     """Serve the sample page and a receiver, log in, run + sync, show the result, clean up."""
-    from consolescrape import browser, history, history_view, status
-    from consolescrape.demo.receiver import Receiver
-    from consolescrape.demo.site import StandIn
-
     key = secrets.token_urlsafe(24)
     with (
         tempfile.TemporaryDirectory(prefix="consolescrape-demo-") as temp,
@@ -49,12 +54,12 @@ def demo(settings: Settings, reporter: Reporter) -> Outcome:
             env_file=None,
         )
         reporter.info(f"demo: usage page {site.url}, receiver {receiver.url}, home {home}")
-        browser.login_with_session_key(demo_settings, DEMO_SESSION_KEY)
+        logging_in.login_with_session_key(demo_settings, DEMO_SESSION_KEY)
         reporter.info("demo: logged the temporary profile in; running `consolescrape run`")
         outcome = run(demo_settings, RunOptions(), reporter)
-        found = status.collect(demo_settings, max_age=15 * 60)
+        found = facts.collect(demo_settings, max_age=15 * 60)
         if not reporter.quiet:
-            status.render(found, reporter.console)
+            status_view.render(found, reporter.console)
         stored = [r.json for r in receiver.accepted]
         if stored:
             reporter.info(f"demo: the receiver stored {len(stored)} snapshot(s); the last one:")
@@ -62,12 +67,12 @@ def demo(settings: Settings, reporter: Reporter) -> Outcome:
                 reporter.console.print_json(data=stored[-1])
         reporter.info("demo: `consolescrape history` now holds this run:")
         if not reporter.quiet:
-            history_view.show(demo_settings, reporter, since="24h", as_json=False, as_csv=False)
+            history_command.show(demo_settings, reporter, since="24h", as_json=False, as_csv=False)
         day_ago = datetime.now(UTC) - history_view.parse_since("24h")
         outcome.data = {
             "snapshot": outcome.data,
             "receiverStored": stored,
-            "history": history.rows_json(history_view.load(demo_settings, day_ago)),
+            "history": history.rows_json(history_command.load(demo_settings, day_ago)),
             "home": str(home),
         }
     reporter.info("demo: stopped the page server and the receiver, removed the temporary home")

@@ -1,7 +1,9 @@
-"""`consolescrape history`: per limit a sparkline, the peak, the time at 100% and each reset."""
+"""What `history` shows: per limit a sparkline, the peak, the time at 100% and each reset;
+`--json` streamed row by row, `--csv`. Presentation and the tallies it shows, nothing else."""
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import re
@@ -9,16 +11,15 @@ import statistics
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 from consolescrape import history, model, sanitize
-from consolescrape.config import Settings
-from consolescrape.errors import ConfigError, UsageError
+from consolescrape.errors import UsageError
 from consolescrape.history import Point, same_window
-from consolescrape.jobs import Outcome
-from consolescrape.output import Reporter, Streamed
+from consolescrape.output import Streamed
 from consolescrape.sanitize import scrub
+from consolescrape.words import duration, limit_label
 
 if TYPE_CHECKING:
     from consolescrape.config import Secret
@@ -84,8 +85,6 @@ class Tally:
         return sum(min(span, longest) for span in self._full)
 
     def to_json(self) -> dict[str, Any]:
-        from consolescrape.status import limit_label
-
         return {
             "limit": self.limit,
             "label": limit_label(self.limit),
@@ -174,7 +173,7 @@ def sparkline(points: Sequence[Point], start: datetime, end: datetime, width: in
     )
 
 
-def _local(moment: datetime) -> str:
+def local_time(moment: datetime) -> str:
     return moment.astimezone().strftime("%a %d %b %H:%M")
 
 
@@ -214,14 +213,12 @@ def fit(head: str, parts: Sequence[str], sep: str, width: int, indent: int) -> l
 
 def render(summaries: Sequence[Summary], console: Any, start: datetime, end: datetime) -> None:
     """Each limit in the console's width: the sparkline shrinks before the text wraps."""
-    from consolescrape.status import duration, limit_label
-
     width = console.width
     for summary in summaries:
         peak = summary.peak
         parts = [
             f"now {summary.points[-1].percent:g}%",
-            f"peak {peak.percent:g}% ({_local(peak.scraped_at)})",
+            f"peak {peak.percent:g}% ({local_time(peak.scraped_at)})",
         ]
         if summary.seconds_at_full:
             parts.append(f"{duration(summary.seconds_at_full)} at 100%")
@@ -242,7 +239,6 @@ def render(summaries: Sequence[Summary], console: Any, start: datetime, end: dat
 
 
 def write_csv(points: Iterable[Point], stream: IO[str]) -> None:
-    import csv
 
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -329,66 +325,3 @@ class HistoryJson(Streamed):
             flush()
         limits = sanitize.dumps([t.to_json() for t in tallies], secrets)
         write(f'], "limits": {limits}}}')
-
-
-def open_reader(settings: Settings) -> history.History | None:
-    """history.db to read (None when there is none); a damaged one is a configuration error."""
-    try:
-        return history.open_for_reading(settings.history_file)
-    except history.HistoryError as exc:
-        raise ConfigError(exc.message, exc.fix) from None
-
-
-def load(settings: Settings, since: datetime, until: datetime | None = None) -> list[Point]:
-    """The rows since `since`, oldest first; a damaged database is a configuration error."""
-    reader = open_reader(settings)
-    if reader is None:
-        return []
-    with reader:
-        try:
-            return reader.points(since, until=until)
-        except history.HistoryError as exc:
-            raise ConfigError(exc.message, exc.fix) from None
-
-
-def show(
-    settings: Settings, reporter: Reporter, *, since: str, as_json: bool, as_csv: bool
-) -> Outcome:
-    """The `history` command: the text view, or --json (data.rows), or --csv, on stdout."""
-    import sys
-
-    if as_json and as_csv:
-        raise UsageError("--json and --csv: choose one")
-    end = datetime.now(UTC)
-    start = end - parse_since(since)
-    if as_json:
-        # Checked (opened) now, so a damaged database is exit 7; read while it is printed.
-        return Outcome(data=HistoryJson(open_reader(settings), start, end))
-    if as_csv:
-        reader = open_reader(settings)
-        try:
-            rows = reader.iter_points(start, until=end) if reader else iter(())
-            write_csv(rows, sys.stdout)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            # `history --csv | head`: the reader has all it wanted. Python would complain again
-            # when it flushes stdout at exit, so point stdout at nothing.
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except history.HistoryError as exc:
-            raise ConfigError(exc.message, exc.fix) from None
-        finally:
-            if reader is not None:
-                reader.close()
-        return Outcome()
-    points = load(settings, start, end)
-    if not points:
-        reporter.console.print(
-            f"no history since {_local(start)}: each `consolescrape run` adds a row per limit "
-            f"to {settings.history_file}",
-            markup=False,
-            highlight=False,
-        )
-    render(summarize(points), reporter.console, start, end)
-    return Outcome()
