@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 from conftest import SAMPLE, SECRET_KEY
-from fakes import Fault, ScriptedReceiver
+from support.receiver import Fault, ScriptedReceiver
 
 from consolescrape import model
 

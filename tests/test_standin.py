@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from consolescrape.demo.site import SAMPLE_PAGE, StandIn
+from support.site import PAGES, SAMPLE_DIR, SAMPLE_PAGE, StandIn
 
 KEY = "standin-test-session"
 
@@ -159,3 +158,10 @@ def test_requests_are_recorded_with_their_headers(site: StandIn) -> None:
     fetch(site, "/login", key=None)
     assert site.paths() == ["/login"]
     assert "sessionKey" not in repr(site.requests[0])
+
+
+def test_bundled_pages_exist() -> None:
+    """The demo ships the pages it serves; the pages only tests serve stay with the tests."""
+    assert sorted(p.name for p in SAMPLE_DIR.iterdir()) == ["login.html", "usage.html"]
+    for name in ("bot_check.html", "new.html"):
+        assert (PAGES / name).is_file()
