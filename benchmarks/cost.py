@@ -33,11 +33,10 @@ from heavy_site import USAGE_PATH, usage_answer, write_heavy_site
 from report import HERE, ROOT, Row, child_env, print_table, save_and_judge
 from tree import Cost, become_subreaper, measure
 
-from consolescrape.demo.site import SAMPLE_PAGE, StandIn
-
 sys.path.insert(0, str(ROOT / "tests"))
 
 from cli_login import log_in
+from support.site import SAMPLE_PAGE, StandIn
 
 PY = sys.executable
 SESSION = "bench-session"

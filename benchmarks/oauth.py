@@ -34,7 +34,7 @@ from consolescrape.demo.site import StandIn
 sys.path.insert(0, str(ROOT / "tests"))
 
 from cli_login import log_in
-from oauth_standin import BETA, OAuthStandIn
+from support.oauth import BETA, OAuthStandIn
 
 PY = sys.executable
 SESSION = "bench-session"

@@ -28,11 +28,11 @@ from report import HERE, ROOT, Row, child_env, print_table, ratio_row, save_and_
 from tree import children_of, rss_kib
 
 from consolescrape.demo.receiver import Receiver
-from consolescrape.demo.site import StandIn
 
 sys.path.insert(0, str(ROOT / "tests"))
 
 from cli_login import log_in
+from support.site import StandIn
 
 PY = sys.executable
 SESSION = "bench-session"

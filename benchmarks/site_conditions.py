@@ -28,7 +28,7 @@ from report import ROOT, Row, child_env, print_table, save_and_judge
 sys.path.insert(0, str(ROOT / "tests"))
 
 from cli_login import log_in
-from fakes import TroubledSite
+from support.site import TroubledSite
 
 from consolescrape.browser.usage_page import API_PATIENCE
 

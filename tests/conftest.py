@@ -20,9 +20,8 @@ from typing import Any
 
 import pytest
 from cli_login import login_command
-from fakes import ScriptedReceiver, TroubledSite
-
-from consolescrape.demo.site import StandIn
+from support.receiver import ScriptedReceiver
+from support.site import StandIn, TroubledSite
 
 
 def pytest_configure(config: pytest.Config) -> None:

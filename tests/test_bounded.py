@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, SESSION_KEY, processes_mentioning, sync_env
-from fakes import DeployingSite, Fault, ScriptedReceiver
+from support.receiver import Fault, ScriptedReceiver
+from support.site import DeployingSite
 
 from consolescrape import store
 from consolescrape.browser import cache

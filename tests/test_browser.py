@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.site import SAMPLE_PAGE, StandIn
 
 from consolescrape import browser
 from consolescrape.config import Settings
-from consolescrape.demo.site import SAMPLE_DIR, SAMPLE_PAGE, StandIn
 from consolescrape.errors import ConfigError, LoggedOut, ScrapeFailed, UsageError
 from consolescrape.model import Snapshot
 
@@ -543,11 +543,6 @@ def test_configured_paths_that_do_not_exist_are_config_errors(tmp_path: Path) ->
 def test_importing_the_module_does_not_import_selenium() -> None:
     code = "import sys, consolescrape.browser; sys.exit('selenium' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
-
-
-def test_bundled_pages_exist() -> None:
-    for name in ("usage.html", "login.html", "bot_check.html", "new.html"):
-        assert (SAMPLE_DIR / name).is_file()
 
 
 def test_a_plain_file_singleton_lock_is_cleared_and_the_run_works(

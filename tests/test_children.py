@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, processes_mentioning, sync_env
-from fakes import ScriptedReceiver
 from runs import (
     Silent,
     alerts_logged,
@@ -27,9 +26,10 @@ from runs import (
     started_for,
     wait_until,
 )
+from support.receiver import ScriptedReceiver
+from support.site import StandIn
 
 from consolescrape import children, tracking
-from consolescrape.demo.site import StandIn
 from consolescrape.sync import RUN_SYNC_SECONDS
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, SECRET_KEY, sync_env, write_snapshot
-from fakes import ScriptedReceiver
+from support.receiver import ScriptedReceiver
 
 
 @pytest.fixture

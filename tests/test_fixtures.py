@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import CLI, SECRET_KEY
-from fakes import TroubledSite
+from support.site import TroubledSite
 
 from consolescrape import model
 

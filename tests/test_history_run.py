@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, file_mode, metric_samples, processes_mentioning, sync_env
-from fakes import ScriptedReceiver
+from support.receiver import ScriptedReceiver
+from support.site import StandIn
 
 from consolescrape import history
-from consolescrape.demo.site import StandIn
 
 #: The notifier: appends what it read on stdin (and its pid, and whether it saw the key) to
 #: $ALERT_LOG, then sleeps $ALERT_SLEEP seconds and exits $ALERT_EXIT.

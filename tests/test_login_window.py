@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, processes_mentioning
-
-from consolescrape.demo.site import StandIn
+from support.site import StandIn
 
 KEY = "window-login-session-6061"
 PAGES = Path(__file__).parent / "fixtures" / "pages"

@@ -25,11 +25,11 @@ from conftest import (
     sync_env,
     write_snapshot,
 )
-from fakes import ScriptedReceiver
-from oauth_standin import OAuthStandIn, error_body
+from support.oauth import OAuthStandIn, error_body
+from support.receiver import ScriptedReceiver
+from support.site import StandIn
 
 from consolescrape import config
-from consolescrape.demo.site import StandIn
 from consolescrape.errors import ConfigError, ExitCode
 from consolescrape.oauth import client, credentials
 

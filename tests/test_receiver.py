@@ -1,5 +1,6 @@
-"""The test receiver over real HTTP: it answers like the deployed server
-(docs/server-contract.md) and misbehaves on cue."""
+"""The receivers over real HTTP: what `consolescrape demo` ships enforces the deployed server's
+rules (docs/server-contract.md); the tests' receiver built on it enforces the same ones, to the
+letter of the server's framework, and misbehaves on cue."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 import requests
 from conftest import SAMPLE, SECRET_KEY
-from fakes import Fault, ScriptedReceiver
+from support.receiver import Fault, ScriptedReceiver
 
 from consolescrape import model
+from consolescrape.demo.receiver import Receiver
 
 TIMEOUT = 5.0
 
@@ -44,9 +46,30 @@ def padded(size: int) -> bytes:
     return body
 
 
-@pytest.fixture
-def own_receiver() -> Iterator[ScriptedReceiver]:
+def kind(name: str) -> type[Receiver]:
+    return Receiver if name == "demo" else ScriptedReceiver
+
+
+@pytest.fixture(params=["demo", "tests"])
+def any_receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
+    """What the demo ships, and the tests' receiver: both enforce the server's rules alike."""
+    with kind(request.param)(api_key=SECRET_KEY) as server:
+        yield server
+
+
+@pytest.fixture(params=["demo", "tests"])
+def own_receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
     """A receiver the test may stop itself (stop() is idempotent)."""
+    server = kind(request.param)(api_key=SECRET_KEY).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_scripted_receiver() -> Iterator[ScriptedReceiver]:
+    """A receiver that misbehaves on cue, which the test may stop itself."""
     server = ScriptedReceiver(api_key=SECRET_KEY).start()
     try:
         yield server
@@ -57,51 +80,51 @@ def own_receiver() -> Iterator[ScriptedReceiver]:
 # --- normal handling ------------------------------------------------------------------------
 
 
-def test_url_points_at_the_endpoint_on_loopback(receiver: ScriptedReceiver) -> None:
-    assert receiver.base_url.startswith("http://127.0.0.1:")
-    assert receiver.url == receiver.base_url + "/api/claude/console-usage"
+def test_url_points_at_the_endpoint_on_loopback(any_receiver: Receiver) -> None:
+    assert any_receiver.base_url.startswith("http://127.0.0.1:")
+    assert any_receiver.url == any_receiver.base_url + "/api/claude/console-usage"
 
 
-def test_good_payload_is_accepted_and_recorded(receiver: ScriptedReceiver) -> None:
-    response = post(receiver.url, headers={"Idempotency-Key": '"abc123"'})
+def test_good_payload_is_accepted_and_recorded(any_receiver: Receiver) -> None:
+    response = post(any_receiver.url, headers={"Idempotency-Key": '"abc123"'})
 
     assert response.status_code == 200
     answer = response.json()
     assert answer["success"] is True
     assert answer["message"] == "Usage data stored"
     model.parse_time(answer["timestamp"])
-    [got] = receiver.accepted
+    [got] = any_receiver.accepted
     assert got.method == "POST"
     assert got.path == "/api/claude/console-usage"
     assert got.status == 200
     assert got.json == SAMPLE
     assert got.idempotency_key == '"abc123"'
     assert got.header("x-api-key") == SECRET_KEY
-    assert receiver.received == [got]
+    assert any_receiver.received == [got]
 
 
-def test_extra_keys_are_accepted_like_the_real_server(receiver: ScriptedReceiver) -> None:
-    response = post(receiver.url, {**SAMPLE, "source": "api", "somethingNew": [1, 2]})
+def test_extra_keys_are_accepted_like_the_real_server(any_receiver: Receiver) -> None:
+    response = post(any_receiver.url, {**SAMPLE, "source": "api", "somethingNew": [1, 2]})
     assert response.status_code == 200
-    assert len(receiver.accepted) == 1
+    assert len(any_receiver.accepted) == 1
 
 
 def test_same_idempotency_key_is_stored_twice_like_the_real_server(
-    receiver: ScriptedReceiver,
+    any_receiver: Receiver,
 ) -> None:
     for _ in range(2):
-        assert post(receiver.url, headers={"Idempotency-Key": '"same"'}).status_code == 200
-    assert [r.idempotency_key for r in receiver.accepted] == ['"same"', '"same"']
+        assert post(any_receiver.url, headers={"Idempotency-Key": '"same"'}).status_code == 200
+    assert [r.idempotency_key for r in any_receiver.accepted] == ['"same"', '"same"']
 
 
-def test_request_without_idempotency_key_records_none(receiver: ScriptedReceiver) -> None:
-    post(receiver.url)
-    assert receiver.accepted[0].idempotency_key is None
+def test_request_without_idempotency_key_records_none(any_receiver: Receiver) -> None:
+    post(any_receiver.url)
+    assert any_receiver.accepted[0].idempotency_key is None
 
 
-def test_query_string_still_reaches_the_endpoint(receiver: ScriptedReceiver) -> None:
-    assert post(receiver.url + "?v=1").status_code == 200
-    assert receiver.accepted[0].path == "/api/claude/console-usage?v=1"
+def test_query_string_still_reaches_the_endpoint(any_receiver: Receiver) -> None:
+    assert post(any_receiver.url + "?v=1").status_code == 200
+    assert any_receiver.accepted[0].path == "/api/claude/console-usage?v=1"
 
 
 def test_chunked_body_is_read(receiver: ScriptedReceiver) -> None:
@@ -116,17 +139,17 @@ def test_chunked_body_is_read(receiver: ScriptedReceiver) -> None:
     assert receiver.accepted[0].json == SAMPLE
 
 
-def test_keep_alive_session_serves_several_posts(receiver: ScriptedReceiver) -> None:
+def test_keep_alive_session_serves_several_posts(any_receiver: Receiver) -> None:
     with requests.Session() as session:
         for _ in range(3):
             response = session.post(
-                receiver.url,
+                any_receiver.url,
                 json=SAMPLE,
                 headers={"X-API-Key": SECRET_KEY},
                 timeout=TIMEOUT,
             )
             assert response.status_code == 200
-    assert len(receiver.accepted) == 3
+    assert len(any_receiver.accepted) == 3
 
 
 # --- auth -------------------------------------------------------------------------------------
@@ -138,9 +161,9 @@ def test_keep_alive_session_serves_several_posts(receiver: ScriptedReceiver) -> 
     ids=["no-header", "empty-header", "wrong-key"],
 )
 def test_missing_or_wrong_key_is_401_with_the_servers_fields(
-    receiver: ScriptedReceiver, key: str | None, code: str
+    any_receiver: Receiver, key: str | None, code: str
 ) -> None:
-    response = post(receiver.url, key=key)
+    response = post(any_receiver.url, key=key)
 
     assert response.status_code == 401
     answer = response.json()
@@ -155,17 +178,17 @@ def test_missing_or_wrong_key_is_401_with_the_servers_fields(
     assert answer["success"] is False
     assert answer["errorCode"] == code
     assert SECRET_KEY not in response.text
-    assert receiver.accepted == []
-    assert [r.status for r in receiver.received] == [401]
+    assert any_receiver.accepted == []
+    assert [r.status for r in any_receiver.received] == [401]
 
 
-def test_auth_is_checked_before_the_body(receiver: ScriptedReceiver) -> None:
-    assert post(receiver.url, key=None, data=b"{not json").status_code == 401
-    assert post(receiver.url, key="sk-wrong", data=padded(200_000)).status_code == 401
+def test_auth_is_checked_before_the_body(any_receiver: Receiver) -> None:
+    assert post(any_receiver.url, key=None, data=b"{not json").status_code == 401
+    assert post(any_receiver.url, key="sk-wrong", data=padded(200_000)).status_code == 401
 
 
-def test_request_ids_differ_between_answers(receiver: ScriptedReceiver) -> None:
-    ids = {post(receiver.url, key=None).json()["requestId"] for _ in range(3)}
+def test_request_ids_differ_between_answers(any_receiver: Receiver) -> None:
+    ids = {post(any_receiver.url, key=None).json()["requestId"] for _ in range(3)}
     assert len(ids) == 3
 
 
@@ -222,32 +245,49 @@ def _with(doc: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
         "array-body",
     ],
 )
-def test_invalid_data_is_400_naming_the_field(
-    receiver: ScriptedReceiver, doc: Any, field: str
-) -> None:
-    response = post(receiver.url, doc)
+def test_invalid_data_is_400_naming_the_field(any_receiver: Receiver, doc: Any, field: str) -> None:
+    response = post(any_receiver.url, doc)
 
     assert response.status_code == 400
     answer = response.json()
     assert answer["success"] is False
     assert answer["message"].startswith("Invalid data: ")
     assert field in answer["message"]
-    assert receiver.accepted == []
-    assert receiver.received[0].status == 400
+    assert any_receiver.accepted == []
+    assert any_receiver.received[0].status == 400
 
 
-def test_body_without_json_content_type_is_not_parsed(receiver: ScriptedReceiver) -> None:
+def test_body_without_json_content_type_is_not_parsed(any_receiver: Receiver) -> None:
     """Like express.json(): another content type leaves an empty body, which fails the rules."""
-    response = post(receiver.url, headers={"Content-Type": "text/plain"})
+    response = post(any_receiver.url, headers={"Content-Type": "text/plain"})
     assert response.status_code == 400
     assert "lastUpdated" in response.json()["message"]
 
 
-@pytest.mark.parametrize(
+MALFORMED = pytest.mark.parametrize(
     "data",
     [b'{"lastUpdated": ', b"{'single': 'quotes'}", b'{"a": NaN}', b"42", b'"text"', b"\xff\xfe{}"],
     ids=["truncated", "single-quotes", "nan", "bare-number", "bare-string", "not-utf8"],
 )
+
+
+@MALFORMED
+def test_malformed_json_is_400_and_never_stored(any_receiver: Receiver, data: bytes) -> None:
+    response = post(any_receiver.url, data=data)
+
+    assert response.status_code == 400
+    assert any_receiver.accepted == []
+    assert [r.status for r in any_receiver.received] == [400]
+
+
+def test_unreadable_json_is_the_frameworks_html_error_page(any_receiver: Receiver) -> None:
+    response = post(any_receiver.url, data=b'{"lastUpdated": ')
+
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "<pre>SyntaxError" in response.text
+
+
+@MALFORMED
 def test_malformed_json_is_400_html_with_a_stack_trace(
     receiver: ScriptedReceiver, data: bytes
 ) -> None:
@@ -260,34 +300,34 @@ def test_malformed_json_is_400_html_with_a_stack_trace(
     assert receiver.accepted == []
 
 
-def test_body_at_the_limit_is_accepted_and_one_byte_more_is_413(receiver: ScriptedReceiver) -> None:
-    assert post(receiver.url, data=padded(model.MAX_BODY_BYTES)).status_code == 200
+def test_body_at_the_limit_is_accepted_and_one_byte_more_is_413(any_receiver: Receiver) -> None:
+    assert post(any_receiver.url, data=padded(model.MAX_BODY_BYTES)).status_code == 200
 
-    response = post(receiver.url, data=padded(model.MAX_BODY_BYTES + 1))
+    response = post(any_receiver.url, data=padded(model.MAX_BODY_BYTES + 1))
 
     assert response.status_code == 413
     assert response.headers["Content-Type"].startswith("text/html")
     assert "PayloadTooLargeError" in response.text
-    assert len(receiver.accepted) == 1
-    assert [r.status for r in receiver.received] == [200, 413]
+    assert len(any_receiver.accepted) == 1
+    assert [r.status for r in any_receiver.received] == [200, 413]
 
 
 # --- other methods and paths --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
-def test_other_methods_on_the_endpoint_are_405(receiver: ScriptedReceiver, method: str) -> None:
-    response = requests.request(method, receiver.url, timeout=TIMEOUT, allow_redirects=False)
+def test_other_methods_on_the_endpoint_are_405(any_receiver: Receiver, method: str) -> None:
+    response = requests.request(method, any_receiver.url, timeout=TIMEOUT, allow_redirects=False)
     assert response.status_code == 405
     assert response.headers["Allow"] == "POST"
-    assert receiver.received[0].status == 405
+    assert any_receiver.received[0].status == 405
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_other_paths_are_404_html(receiver: ScriptedReceiver, method: str) -> None:
+def test_other_paths_are_404_html(any_receiver: Receiver, method: str) -> None:
     response = requests.request(
         method,
-        receiver.base_url + "/api/other",
+        any_receiver.base_url + "/api/other",
         headers={"X-API-Key": SECRET_KEY},
         json=SAMPLE,
         timeout=TIMEOUT,
@@ -296,11 +336,12 @@ def test_other_paths_are_404_html(receiver: ScriptedReceiver, method: str) -> No
     assert response.status_code == 404
     assert response.headers["Content-Type"].startswith("text/html")
     assert f"Cannot {method} /api/other" in response.text
-    assert receiver.accepted == []
+    assert any_receiver.accepted == []
 
 
-def test_custom_path_is_served() -> None:
-    with ScriptedReceiver("k", path="/usage") as server:
+@pytest.mark.parametrize("name", ["demo", "tests"])
+def test_custom_path_is_served(name: str) -> None:
+    with kind(name)("k", path="/usage") as server:
         assert server.url.endswith("/usage")
         assert post(server.url, key="k").status_code == 200
         assert post(server.base_url + "/api/claude/console-usage", key="k").status_code == 404
@@ -430,33 +471,35 @@ def test_fault_answer_refuses_a_non_status() -> None:
 # --- life cycle and hygiene ------------------------------------------------------------------
 
 
-def test_stop_returns_fast_while_a_handler_hangs(own_receiver: ScriptedReceiver) -> None:
-    own_receiver.script(Fault.hang_for(30))
+def test_stop_returns_fast_while_a_handler_hangs(
+    own_scripted_receiver: ScriptedReceiver,
+) -> None:
+    own_scripted_receiver.script(Fault.hang_for(30))
     outcome: list[BaseException | int] = []
 
     def client() -> None:
         try:
-            outcome.append(post(own_receiver.url, timeout=20).status_code)
+            outcome.append(post(own_scripted_receiver.url, timeout=20).status_code)
         except requests.RequestException as exc:
             outcome.append(exc)
 
     thread = threading.Thread(target=client, daemon=True)
     thread.start()
-    own_receiver.wait_for(1)
+    own_scripted_receiver.wait_for(1)
 
     started = time.monotonic()
-    own_receiver.stop()
+    own_scripted_receiver.stop()
     assert time.monotonic() - started < 0.5
 
     thread.join(timeout=2)
     assert not thread.is_alive(), "the hung client must be released, not left to its timeout"
     assert isinstance(outcome[0], requests.ConnectionError)
-    assert own_receiver.accepted == []
-    assert own_receiver.received[0].status == 0
+    assert own_scripted_receiver.accepted == []
+    assert own_scripted_receiver.received[0].status == 0
 
 
 def test_stop_returns_fast_with_an_idle_keep_alive_connection(
-    own_receiver: ScriptedReceiver,
+    own_receiver: Receiver,
 ) -> None:
     with requests.Session() as session:
         session.post(
@@ -467,7 +510,7 @@ def test_stop_returns_fast_with_an_idle_keep_alive_connection(
         assert time.monotonic() - started < 0.5
 
 
-def test_stopped_receiver_refuses_connections(own_receiver: ScriptedReceiver) -> None:
+def test_stopped_receiver_refuses_connections(own_receiver: Receiver) -> None:
     url = own_receiver.url
     own_receiver.stop()
     own_receiver.stop()  # idempotent
@@ -483,38 +526,38 @@ def test_wait_for_returns_the_requests_or_times_out(receiver: ScriptedReceiver) 
 
 
 def test_nothing_is_logged_and_the_key_never_shows(
-    receiver: ScriptedReceiver, capfd: pytest.CaptureFixture[str]
+    any_receiver: Receiver, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    post(receiver.url)
-    post(receiver.url, key="sk-wrong")
-    requests.get(receiver.base_url + "/nope", timeout=TIMEOUT)
+    post(any_receiver.url)
+    post(any_receiver.url, key="sk-wrong")
+    requests.get(any_receiver.base_url + "/nope", timeout=TIMEOUT)
 
     out, err = capfd.readouterr()
     assert out == ""
     assert err == ""
-    assert SECRET_KEY not in repr(receiver.received)
-    assert SECRET_KEY not in repr(receiver)
+    assert SECRET_KEY not in repr(any_receiver.received)
+    assert SECRET_KEY not in repr(any_receiver)
 
 
-def test_received_json_raises_on_a_non_json_body(receiver: ScriptedReceiver) -> None:
-    post(receiver.url, data=b"{nope")
+def test_received_json_raises_on_a_non_json_body(any_receiver: Receiver) -> None:
+    post(any_receiver.url, data=b"{nope")
     with pytest.raises(ValueError, match="Expecting"):
-        _ = receiver.received[0].json
+        _ = any_receiver.received[0].json
 
 
-def test_received_lists_are_copies(receiver: ScriptedReceiver) -> None:
-    post(receiver.url)
-    receiver.received.clear()
-    receiver.accepted.clear()
-    assert len(receiver.received) == 1
-    assert len(receiver.accepted) == 1
+def test_received_lists_are_copies(any_receiver: Receiver) -> None:
+    post(any_receiver.url)
+    any_receiver.received.clear()
+    any_receiver.accepted.clear()
+    assert len(any_receiver.received) == 1
+    assert len(any_receiver.accepted) == 1
 
 
-def test_arrival_times_are_recorded_in_order(receiver: ScriptedReceiver) -> None:
+def test_arrival_times_are_recorded_in_order(any_receiver: Receiver) -> None:
     before = time.monotonic()
-    post(receiver.url)
+    post(any_receiver.url)
     time.sleep(0.05)
-    post(receiver.url)
-    first, second = receiver.received
+    post(any_receiver.url)
+    first, second = any_receiver.received
     assert before <= first.received_at
     assert second.received_at - first.received_at >= 0.05

@@ -25,10 +25,10 @@ from conftest import (
     processes_mentioning,
     sync_env,
 )
-from fakes import Fault, ScriptedReceiver, TroubledSite
+from support.receiver import Fault, ScriptedReceiver
+from support.site import StandIn, TroubledSite
 
 from consolescrape import model
-from consolescrape.demo.site import StandIn
 
 
 @pytest.fixture

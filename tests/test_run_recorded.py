@@ -22,10 +22,10 @@ from conftest import (
     tmpfs,
     write_snapshot,
 )
-from fakes import ScriptedReceiver
+from support.receiver import ScriptedReceiver
+from support.site import StandIn
 
 from consolescrape import headroom, model
-from consolescrape.demo.site import StandIn
 
 
 def metric(path: Path, name: str = "consolescrape_last_run_exit_code") -> str:

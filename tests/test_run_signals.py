@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from conftest import metric_samples, sync_env
-from fakes import Fault, ScriptedReceiver
 from runs import (
     Silent,
     alerts_logged,
@@ -22,8 +21,8 @@ from runs import (
     start_run,
     wait_until,
 )
-
-from consolescrape.demo.site import StandIn
+from support.receiver import Fault, ScriptedReceiver
+from support.site import StandIn
 
 
 def usage(session: float) -> dict[str, object]:

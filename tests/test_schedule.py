@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, SECRET_KEY, file_mode, processes_mentioning
-from fakes import ScriptedReceiver
+from support.receiver import ScriptedReceiver
+from support.site import StandIn
 
 from consolescrape import store
-from consolescrape.demo.site import StandIn
 from consolescrape.schedule import entry as texts
 from consolescrape.schedule.backends import Launchd, Runner, Systemd
 from consolescrape.schedule.entry import Entry

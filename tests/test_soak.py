@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 from conftest import processes_mentioning, sync_env
-from fakes import Fault, ScriptedReceiver
 from runs import alerts_logged, alive, kill_all, notifier, start_run, started_for
-
-from consolescrape.demo.site import StandIn
+from support.receiver import Fault, ScriptedReceiver
+from support.site import StandIn
 
 SEED = int(os.environ.get("CONSOLESCRAPE_SOAK_SEED", "15"))
 RUNS = 40

@@ -1,4 +1,9 @@
-"""The stand-in site answers like claude.ai where the scraper looks: redirects, cookie, JSON."""
+"""The stand-in site answers like claude.ai where the scraper looks: redirects, cookie, JSON.
+
+What `consolescrape demo` ships (consolescrape/demo/site.py) and the tests' stand-in built on it
+(tests/support/site.py) both answer the login, the page and the organizations alike; the
+scenarios (a bot check, a redirect, a late or missing answer) are the tests' stand-in's alone.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.site import PAGES, SAMPLE_PAGE, StandIn
 
-from consolescrape.demo.site import SAMPLE_PAGE, StandIn
+from consolescrape.demo import site as demo
 
 KEY = "standin-test-session"
 
@@ -32,7 +38,7 @@ class Answer:
         return json.loads(self.body)
 
 
-def fetch(site: StandIn, path: str, *, key: str | None = KEY, timeout: float = 5) -> Answer:
+def fetch(site: demo.StandIn, path: str, *, key: str | None = KEY, timeout: float = 5) -> Answer:
     """One GET without following redirects, with the session cookie unless key is None."""
     host, port = site.base_url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
@@ -51,35 +57,86 @@ def site() -> Iterator[StandIn]:
         yield server
 
 
-def test_usage_page_without_the_cookie_redirects_to_login(site: StandIn) -> None:
-    answer = fetch(site, "/settings/usage", key=None)
+@pytest.fixture(params=["demo", "tests"])
+def any_site(request: pytest.FixtureRequest) -> Iterator[demo.StandIn]:
+    """What the demo ships, and the tests' stand-in: both must answer these alike."""
+    kind = demo.StandIn if request.param == "demo" else StandIn
+    with kind(session_key=KEY) as server:
+        yield server
+
+
+# --- what both answer ---------------------------------------------------------------------------
+
+
+def test_usage_page_without_the_cookie_redirects_to_login(any_site: demo.StandIn) -> None:
+    answer = fetch(any_site, "/settings/usage", key=None)
     assert answer.status == 302
     assert answer.headers["Location"] == "/login?returnTo=/settings/usage"
 
 
-def test_usage_page_with_a_wrong_cookie_redirects_to_login(site: StandIn) -> None:
-    assert fetch(site, "/settings/usage", key="not-the-key").status == 302
+def test_usage_page_with_a_wrong_cookie_redirects_to_login(any_site: demo.StandIn) -> None:
+    assert fetch(any_site, "/settings/usage", key="not-the-key").status == 302
 
 
-def test_usage_page_with_the_cookie_serves_the_sample(site: StandIn) -> None:
-    answer = fetch(site, "/settings/usage")
+def test_usage_page_with_the_cookie_serves_the_sample(any_site: demo.StandIn) -> None:
+    answer = fetch(any_site, "/settings/usage")
     assert answer.status == 200
     assert answer.headers["Content-Type"].startswith("text/html")
     assert answer.headers["Cache-Control"] == "no-store"
-    assert "lastActiveOrg=org-1" in answer.headers["Set-Cookie"]
     text = answer.text
     # The misleading sidebar comes before the usage content.
     assert text.index("0% used") < text.index("Plan usage limits") < text.index("Weekly limits")
     assert 'role="meter"' in text and 'aria-valuenow="47"' in text
-    assert site.url == f"{site.base_url}/settings/usage"
-    assert site.paths() == ["/settings/usage"]
+    assert any_site.url == f"{any_site.base_url}/settings/usage"
 
 
-def test_login_page_looks_like_one(site: StandIn) -> None:
-    answer = fetch(site, "/login", key=None)
+def test_login_page_looks_like_one(any_site: demo.StandIn) -> None:
+    answer = fetch(any_site, "/login", key=None)
     assert answer.status == 200
     for words in ("Log in or sign up", "Continue with Google", 'type="email"'):
         assert words in answer.text
+
+
+def test_organizations_need_the_cookie(any_site: demo.StandIn) -> None:
+    denied = fetch(any_site, "/api/organizations", key=None)
+    assert denied.status == 403
+    assert denied.json == {
+        "type": "error",
+        "error": {"type": "permission_error", "message": "Invalid authorization"},
+    }
+    orgs = fetch(any_site, "/api/organizations").json
+    assert isinstance(orgs, list)
+    assert any("chat" in org["capabilities"] for org in orgs)
+
+
+def test_usage_endpoint_is_not_found_until_given_an_answer(any_site: demo.StandIn) -> None:
+    """The demo's page carries its run: its endpoint has no usage to give."""
+    answer = fetch(any_site, "/api/organizations/org-1/usage")
+    assert answer.status == 404
+    assert answer.json == {
+        "type": "error",
+        "error": {"type": "not_found_error", "message": "Not found"},
+    }
+    assert fetch(any_site, "/api/organizations/org-1/usage", key=None).status == 403
+    assert fetch(any_site, "/nowhere").status == 404
+
+
+def test_the_demo_ships_the_pages_it_serves_and_the_tests_keep_theirs() -> None:
+    assert sorted(p.name for p in demo.SAMPLE_DIR.iterdir()) == ["login.html", "usage.html"]
+    for name in ("bot_check.html", "new.html"):
+        assert (PAGES / name).is_file()
+
+
+# --- what only the tests' stand-in does ----------------------------------------------------------
+
+
+def test_usage_page_sets_the_last_active_organization(site: StandIn) -> None:
+    answer = fetch(site, "/settings/usage")
+    assert "lastActiveOrg=org-1" in answer.headers["Set-Cookie"]
+    assert "lastActiveOrg=org-1" in fetch(site, "/api/organizations").headers["Set-Cookie"]
+    site.configure(last_active_org=None)
+    assert "Max-Age=0" in fetch(site, "/settings/usage").headers["Set-Cookie"]
+    assert site.paths() == ["/settings/usage", "/api/organizations", "/settings/usage"]
 
 
 def test_set_page_changes_what_is_served(site: StandIn, tmp_path: Path) -> None:
@@ -91,13 +148,7 @@ def test_set_page_changes_what_is_served(site: StandIn, tmp_path: Path) -> None:
     assert fetch(site, "/settings/usage").body == SAMPLE_PAGE.read_bytes()
 
 
-def test_organizations_need_the_cookie(site: StandIn) -> None:
-    denied = fetch(site, "/api/organizations", key=None)
-    assert denied.status == 403
-    assert denied.json == {
-        "type": "error",
-        "error": {"type": "permission_error", "message": "Invalid authorization"},
-    }
+def test_an_api_only_organization_is_listed_before_the_chat_one(site: StandIn) -> None:
     orgs = fetch(site, "/api/organizations").json
     assert isinstance(orgs, list)
     # An API-only organization comes first; the chat one is second.

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import CLI, SAMPLE, SECRET_KEY, sync_env
-from fakes import ScriptedReceiver
+from support.receiver import ScriptedReceiver
 
 from consolescrape import model, store
 

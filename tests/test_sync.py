@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, SAMPLE, SECRET_KEY, file_mode, sync_env, write_snapshot
-from fakes import Fault, ScriptedReceiver
+from support.receiver import Fault, ScriptedReceiver
 
 from consolescrape import model, store
 

@@ -12,10 +12,9 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from consolescrape.demo.loopback import Loopback
+from consolescrape.demo.loopback import Loopback, Reply, Request
 
 USAGE_PATH = "/api/oauth/usage"
 BETA = "oauth-2025-04-20"
@@ -64,8 +63,8 @@ class OAuthStandIn(Loopback):
         #: Requests that passed the token and header checks and got the scripted answer.
         self.calls = 0
         self.user_agents: list[str] = []
-        self._lock = threading.Lock()
-        super().__init__(type("Handler", (_Handler,), {"endpoint": self}), "127.0.0.1", 0)
+        self._counting = threading.Lock()
+        super().__init__()
 
     @property
     def url(self) -> str:
@@ -74,48 +73,27 @@ class OAuthStandIn(Loopback):
     def configure(self, **changes: Any) -> None:
         self.script = dataclasses.replace(self.script, **changes)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    endpoint: OAuthStandIn
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def _any(self) -> None:
-        endpoint = self.endpoint
-        with endpoint._lock:
-            endpoint.requests.append(f"{self.command} {self.path}")
-        if self.path.split("?")[0] != USAGE_PATH:
-            return self._send(404, error_body("not_found_error", "Not found"))
-        if self.command != "GET":
-            return self._send(405, error_body("invalid_request_error", "Method not allowed"))
-        if self.headers.get("Authorization") != f"Bearer {endpoint.token}":
-            return self._send(401, error_body("authentication_error", "Invalid bearer token"))
-        if self.headers.get("anthropic-beta") != BETA:
-            return self._send(
-                401,
-                error_body(
-                    "authentication_error", "OAuth authentication is currently not supported."
-                ),
+    def respond(self, request: Request) -> Reply | None:
+        with self._counting:
+            self.requests.append(f"{request.method} {request.path}")
+        if request.route != USAGE_PATH:
+            return Reply.json(404, error_body("not_found_error", "Not found"))
+        if request.method != "GET":
+            return Reply.json(405, error_body("invalid_request_error", "Method not allowed"))
+        if request.header("Authorization") != f"Bearer {self.token}":
+            return Reply.json(401, error_body("authentication_error", "Invalid bearer token"))
+        if request.header("anthropic-beta") != BETA:
+            refused = error_body(
+                "authentication_error", "OAuth authentication is currently not supported."
             )
-        script = endpoint.script
-        with endpoint._lock:
-            endpoint.calls += 1
-            endpoint.user_agents.append(self.headers.get("User-Agent", ""))
-        if script.hang and endpoint.stopping.wait(script.hang):
-            self.close_connection = True
+            return Reply.json(401, refused)
+        script = self.script
+        with self._counting:
+            self.calls += 1
+            self.user_agents.append(request.user_agent)
+        if script.hang and self.stopping.wait(script.hang):
             return None
         body = usage_answer() if script.body is None else script.body
-        return self._send(script.status, body, script.headers)
-
-    do_GET = do_POST = do_PUT = do_HEAD = _any
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", **script.headers}
+        return Reply(script.status, raw, headers)
