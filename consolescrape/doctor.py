@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from consolescrape import browser, config, history, model, oauth, store, sync
+from consolescrape import config, history, model, oauth, store, sync
 from consolescrape.browser import shell
+from consolescrape.browser.chrome import binary_version, find_browser
 from consolescrape.config import Settings
 from consolescrape.errors import LOGIN_ADVICE, ConsolescrapeError, Locked
 
@@ -42,13 +43,12 @@ def _major(version: str | None) -> str | None:
 
 
 def check_browser(settings: Settings) -> list[Check]:
-
     try:
-        chrome, driver = browser.find_browser(settings)
+        chrome, driver = find_browser(settings)
     except ConsolescrapeError as exc:
         return [Check("browser and driver", False, exc.message, exc.advice or "")]
-    chrome_version = browser.binary_version(chrome)
-    driver_version = browser.binary_version(driver)
+    chrome_version = binary_version(chrome)
+    driver_version = binary_version(driver)
     checks = [
         Check(
             "browser",
@@ -96,7 +96,7 @@ def check_headless(settings: Settings, chrome: Path, driver_version: str | None)
             "" if settings.chrome_binary is not None else shell.INSTALL_ADVICE,
             required=False,
         )
-    version = browser.binary_version(light)
+    version = binary_version(light)
     if _major(version) != _major(driver_version):
         return Check(
             "headless browser",
@@ -143,12 +143,14 @@ def check_profile(settings: Settings) -> Check:
 
 
 def check_online(settings: Settings) -> Check:
+    # Only `--online` opens the page: Selenium is loaded for it alone.
+    from consolescrape.browser.scrape import scrape
 
     try:
         # The lock keeps this browser and a cron run's from killing each other's processes
         # (each clears leftovers on the shared profile at start).
         with store.hold_home(settings.home):
-            snapshot = browser.scrape(settings)
+            snapshot = scrape(settings)
     except Locked:
         return Check("logged in", False, "a run is in progress right now", "try again in a minute")
     except ConsolescrapeError as exc:
@@ -179,7 +181,6 @@ def check_sync(settings: Settings) -> list[Check]:
 
 
 def check_endpoint(settings: Settings) -> Check:
-
     try:
         answer = sync.probe(settings)
     except ConsolescrapeError as exc:

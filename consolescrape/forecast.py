@@ -35,7 +35,6 @@ class Forecast:
         return self.resets_at is None or self.reaches_at < self.resets_at
 
     def to_json(self) -> dict[str, object]:
-
         return {
             "percentageUsed": self.percent,
             "pacePercentPerHour": round(self.pace_per_hour, 2),

@@ -11,10 +11,11 @@ import dataclasses
 import logging
 import time
 
-from consolescrape import children
+from consolescrape import children, oauth
 from consolescrape.config import Secret, Settings
 from consolescrape.errors import LOGIN_ADVICE, LoggedOut
 from consolescrape.model import Snapshot
+from consolescrape.oauth.client import SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,6 @@ def scrape(
     browser-phase budget (CONSOLESCRAPE_TIMEOUT). Any token read is added to `secrets`."""
     if settings.source == "browser":
         return _browser(settings, headed, record)
-    from consolescrape import oauth
-    from consolescrape.oauth.client import SECONDS
-
     began = time.monotonic()
     share = 1.0 if settings.source == "oauth" else AUTO_SHARE
     try:
@@ -56,8 +54,7 @@ def _browser(settings: Settings, headed: bool, record: children.Record | None) -
             f"not logged in yet: there is no browser profile at {settings.profile}",
             LOGIN_ADVICE,
         )
-    from consolescrape import browser
+    # Here, not at the top: `run --source oauth` loads no Selenium.
+    from consolescrape.browser.scrape import scrape
 
-    return dataclasses.replace(
-        browser.scrape(settings, headed=headed, record=record), via="browser"
-    )
+    return dataclasses.replace(scrape(settings, headed=headed, record=record), via="browser")

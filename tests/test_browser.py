@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from support.site import SAMPLE_PAGE, StandIn
 
-from consolescrape import browser
+from consolescrape.browser import chrome, login, processes
+from consolescrape.browser import scrape as browsing
 from consolescrape.config import Settings
 from consolescrape.errors import ConfigError, LoggedOut, ScrapeFailed, UsageError
 from consolescrape.model import Snapshot
@@ -134,7 +135,7 @@ def hanging() -> Iterator[StandIn]:
 def logged_in(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A home whose profile holds the stand-in's session cookie."""
     settings = make_settings(tmp_path_factory.mktemp("logged-in"))
-    browser.login_with_session_key(at(settings, site.url), KEY)
+    login.login_with_session_key(at(settings, site.url), KEY)
     return at(settings, site.url)
 
 
@@ -144,7 +145,7 @@ def at(settings: Settings, url: str) -> Settings:
 
 
 def scrape(settings: Settings, site: StandIn, **changes: Any) -> Snapshot:
-    return browser.scrape(dataclasses.replace(settings, usage_url=site.url, **changes))
+    return browsing.scrape(dataclasses.replace(settings, usage_url=site.url, **changes))
 
 
 # --- what the pages say --------------------------------------------------------------------------
@@ -362,7 +363,7 @@ def test_logged_out_profile_asks_for_login_and_saves_debug_files(
 ) -> None:
     settings = make_settings(tmp_path)
     with pytest.raises(LoggedOut) as raised:
-        browser.scrape(at(settings, site.url))
+        browsing.scrape(at(settings, site.url))
     assert "consolescrape login" in (raised.value.advice or "")
     page, shot = settings.debug_dir / "page.html", settings.debug_dir / "screenshot.png"
     assert "Log in or sign up" in page.read_text()
@@ -387,7 +388,7 @@ def test_hanging_page_ends_at_the_deadline(hanging: StandIn, tmp_path: Path) -> 
     settings = make_settings(tmp_path, timeout=5.0)
     began = time.monotonic()
     with pytest.raises(ScrapeFailed, match="timeout"):
-        browser.scrape(at(settings, hanging.url))
+        browsing.scrape(at(settings, hanging.url))
     assert time.monotonic() - began < 5.0 + 3
     assert on_profile(settings.profile) == []
 
@@ -410,9 +411,9 @@ def test_session_key_login_then_scrape(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = make_settings(tmp_path / "home", usage_url=site.url)
-    browser.login_with_session_key(settings, KEY)
+    login.login_with_session_key(settings, KEY)
     assert settings.profile.stat().st_mode & 0o777 == 0o700
-    assert limits(browser.scrape(settings)) == SAMPLE
+    assert limits(browsing.scrape(settings)) == SAMPLE
     assert caplog.records and KEY not in caplog.text
     agents = {seen.user_agent for seen in site.requests}
     assert agents and all("Chrome/" in a and "HeadlessChrome" not in a for a in agents)
@@ -424,13 +425,13 @@ def test_wrong_session_key_is_logged_out_without_showing_the_key(
 ) -> None:
     wrong = "wrong-key-do-not-print-8842"
     with pytest.raises(LoggedOut) as raised:
-        browser.login_with_session_key(at(make_settings(tmp_path), site.url), wrong)
+        login.login_with_session_key(at(make_settings(tmp_path), site.url), wrong)
     assert wrong not in str(raised.value) and wrong not in (raised.value.advice or "")
 
 
 def test_session_key_that_no_cookie_can_hold_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as raised:
-        browser.login_with_session_key(at(make_settings(tmp_path), "http://x/"), 'abc; "def"')
+        login.login_with_session_key(at(make_settings(tmp_path), "http://x/"), 'abc; "def"')
     assert "abc" not in str(raised.value)
 
 
@@ -440,10 +441,10 @@ def test_visible_browser_without_a_display_says_what_to_do(
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(ConfigError) as raised:
-        browser.login_interactive(at(make_settings(tmp_path), "http://127.0.0.1:9/"), timeout=5)
+        login.login_interactive(at(make_settings(tmp_path), "http://127.0.0.1:9/"), timeout=5)
     assert "--session-key-stdin" in (raised.value.advice or "")
     with pytest.raises(ConfigError):
-        browser.scrape(at(make_settings(tmp_path), "http://127.0.0.1:9/"), headed=True)
+        browsing.scrape(at(make_settings(tmp_path), "http://127.0.0.1:9/"), headed=True)
 
 
 # --- processes left behind -----------------------------------------------------------------------
@@ -451,13 +452,13 @@ def test_visible_browser_without_a_display_says_what_to_do(
 CHILD = """
 import sys
 from pathlib import Path
-from consolescrape import browser
+from consolescrape.browser import scrape as browsing
 from consolescrape.config import Settings
 from consolescrape.errors import Stopped
 home, url, driver = sys.argv[1:4]
 settings = Settings(home=Path(home), chromedriver=Path(driver), timeout=60.0, usage_url=url)
 try:
-    browser.scrape(settings)
+    browsing.scrape(settings)
 except Stopped as stopped:
     sys.exit(stopped.exit_code)
 """
@@ -480,7 +481,7 @@ def test_killed_run_leaves_processes_that_the_next_run_clears(
     site: StandIn, hanging: StandIn, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path)
-    browser.login_with_session_key(at(settings, site.url), KEY)
+    login.login_with_session_key(at(settings, site.url), KEY)
     child = start_child(settings.home, hanging)
     drivers = children_named(child.pid, "chromedriver")
     child.kill()
@@ -489,7 +490,7 @@ def test_killed_run_leaves_processes_that_the_next_run_clears(
     assert on_profile(settings.profile), "expected Chrome to outlive its killed parent"
     if shell.headless_shell(settings, headed=False) is None:  # the shell keeps no such lock
         assert os.path.lexists(settings.profile / "SingletonLock")
-    assert limits(browser.scrape(at(settings, site.url))) == SAMPLE
+    assert limits(browsing.scrape(at(settings, site.url))) == SAMPLE
     assert on_profile(settings.profile) == []
     assert drivers and not any(alive(pid) for pid in drivers)
 
@@ -524,8 +525,8 @@ def test_stale_lock_from_a_dead_process_or_another_host_is_cleared(
         os.symlink("123", profile / "SingletonCookie")
         os.symlink("/tmp/gone/SingletonSocket", profile / "SingletonSocket")
         caplog.clear()
-        browser.cleanup_profile(profile)
-        assert not any(os.path.lexists(profile / n) for n in browser.SINGLETON_FILES)
+        processes.cleanup_profile(profile)
+        assert not any(os.path.lexists(profile / n) for n in processes.SINGLETON_FILES)
         assert "stale SingletonLock" in caplog.text
     assert "another host" in caplog.text
 
@@ -535,14 +536,20 @@ def test_stale_lock_from_a_dead_process_or_another_host_is_cleared(
 
 def test_configured_paths_that_do_not_exist_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="CONSOLESCRAPE_CHROME_BINARY"):
-        browser.find_browser(make_settings(tmp_path, chrome_binary=tmp_path / "no-chrome"))
+        chrome.find_browser(make_settings(tmp_path, chrome_binary=tmp_path / "no-chrome"))
     with pytest.raises(ConfigError, match="CONSOLESCRAPE_CHROMEDRIVER"):
-        browser.find_browser(make_settings(tmp_path, chromedriver=tmp_path / "no-driver"))
+        chrome.find_browser(make_settings(tmp_path, chromedriver=tmp_path / "no-driver"))
 
 
-def test_importing_the_module_does_not_import_selenium() -> None:
-    code = "import sys, consolescrape.browser; sys.exit('selenium' in sys.modules)"
+def test_what_doctor_and_schedule_use_of_the_browser_loads_no_selenium() -> None:
+    """Finding Chrome, its flags, the profile's leftovers: no Selenium until a page is opened."""
+    modules = ["browser.chrome", "browser.shell", "browser.processes", "browser.cache"]
+    modules += ["doctor", "schedule", "commands.doctor", "commands.schedule"]
+    imports = ", ".join(f"consolescrape.{name}" for name in modules)
+    code = f"import sys, {imports}; sys.exit('selenium' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
+    opened = "import sys, consolescrape.browser.session; sys.exit('selenium' not in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", opened], cwd=ROOT, check=False).returncode == 0
 
 
 def test_a_plain_file_singleton_lock_is_cleared_and_the_run_works(

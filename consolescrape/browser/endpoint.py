@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import quote, urlsplit
 
+from selenium.common.exceptions import JavascriptException, TimeoutException
+
 from consolescrape import extract
 from consolescrape.browser.session import Browser, first_line
 from consolescrape.errors import ConfigError
@@ -167,6 +169,5 @@ def _refused(
 
 def _api_errors() -> tuple[type[Exception], ...]:
     """What makes the endpoint path give up: a bad answer, a script error, a script timeout."""
-    from selenium.common.exceptions import JavascriptException, TimeoutException
 
     return (ValueError, JavascriptException, TimeoutException)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import urljoin, urlsplit
 
+from selenium.common.exceptions import TimeoutException, WebDriverException
+
 from consolescrape import extract
 from consolescrape.browser.endpoint import API_TIMEOUT, read_api
 from consolescrape.browser.session import Browser, first_line
@@ -47,7 +49,6 @@ class FirstLook:
 
 def endpoint_first(browser: Browser, *, tz: tzinfo) -> FirstLook:
     """Ask the endpoint from a JSON document of the site; the snapshot when that is enough."""
-    from selenium.common.exceptions import TimeoutException, WebDriverException
 
     assert browser.driver is not None
     target = browser.settings.usage_url
@@ -78,7 +79,6 @@ def _complete(api: extract.Reading | None, model_row: str) -> Snapshot | None:
 
 def block_extras(browser: Browser) -> None:
     """Fonts and media stay unloaded on the page: its text is read without them."""
-    from selenium.common.exceptions import WebDriverException
 
     assert browser.driver is not None
     with contextlib.suppress(WebDriverException):

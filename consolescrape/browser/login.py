@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.webdriver import WebDriver
 
 from consolescrape.browser.chrome import HEADLESS_LOGIN_ADVICE, check_display
 from consolescrape.browser.session import Browser, first_line
@@ -14,9 +17,6 @@ from consolescrape.browser.usage_page import OFF_ROUTE_GRACE, off_route, open_us
 from consolescrape.config import Settings
 from consolescrape.errors import LOGIN_ADVICE, LoggedOut, ScrapeFailed, UsageError
 from consolescrape.extract import PageKind
-
-if TYPE_CHECKING:
-    from selenium.webdriver.chrome.webdriver import WebDriver
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ def login_interactive(
     timeout: float = 300,
 ) -> None:
     """Show the usage page in a visible browser and wait until the user has logged in."""
-    from selenium.common.exceptions import WebDriverException
 
     target = settings.usage_url
     check_display(HEADLESS_LOGIN_ADVICE)
@@ -162,7 +161,6 @@ def _cdp(browser: Browser, command: str, args: dict[str, Any], *, secret: str = 
 
     Selenium logs command bodies and answers at DEBUG: cookie values stay out of every log.
     """
-    from selenium.common.exceptions import WebDriverException
 
     assert browser.driver is not None
     wire = logging.getLogger("selenium.webdriver.remote.remote_connection")

@@ -21,8 +21,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
+
+from selenium.common.exceptions import (
+    JavascriptException,
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
+from selenium.webdriver import Chrome, ChromeOptions
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+from urllib3.exceptions import HTTPError
 
 from consolescrape import signals, store
 from consolescrape.browser import cache, shell
@@ -43,10 +55,6 @@ from consolescrape.browser.processes import (
 from consolescrape.children import Record
 from consolescrape.config import Settings
 from consolescrape.errors import ConsolescrapeError, ScrapeFailed, SiteTrouble
-
-if TYPE_CHECKING:
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.chrome.webdriver import WebDriver
 
 logger = logging.getLogger(__name__)
 
@@ -202,9 +210,6 @@ class Browser:
         self._start(chrome, driver_path)
 
     def _start(self, chrome: Path, driver_path: Path) -> None:
-        from selenium.webdriver import Chrome, ChromeOptions
-        from selenium.webdriver.chrome.service import Service
-
         options = ChromeOptions()
         options.binary_location = str(chrome)
         for flag in chrome_flags(self.profile, headed=self.headed):
@@ -312,8 +317,6 @@ class Browser:
     # -- pages --
 
     def get(self, url: str) -> None:
-        from selenium.common.exceptions import TimeoutException
-
         assert self.driver is not None
         self.driver.set_page_load_timeout(max(0.5, self.remaining()))
         try:
@@ -326,12 +329,6 @@ class Browser:
 
     def wait(self, predicate: Callable[[WebDriver], Any], seconds: float | None = None) -> Any:
         """An explicit wait on the page's own content; None when time runs out."""
-        from selenium.common.exceptions import (
-            JavascriptException,
-            StaleElementReferenceException,
-            TimeoutException,
-        )
-        from selenium.webdriver.support.ui import WebDriverWait
 
         assert self.driver is not None
         seconds = self.remaining() if seconds is None else min(seconds, self.remaining())
@@ -395,8 +392,6 @@ def quit_driver(driver: WebDriver) -> None:
 
 def browser_failure(exc: Exception, *, starting: bool) -> ScrapeFailed | None:
     """A browser-side exception as the user's error; None for our own bugs (they propagate)."""
-    from selenium.common.exceptions import WebDriverException
-    from urllib3.exceptions import HTTPError
 
     if isinstance(exc, WebDriverException):
         detail = first_line(exc.msg or type(exc).__name__)

@@ -13,8 +13,11 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.webdriver import WebDriver
 
 from consolescrape import extract
 from consolescrape.browser.session import NETWORK_ADVICE, Browser, first_line, origin_path
@@ -28,9 +31,6 @@ from consolescrape.errors import (
 )
 from consolescrape.extract import PageKind
 from consolescrape.model import Snapshot
-
-if TYPE_CHECKING:
-    from selenium.webdriver.chrome.webdriver import WebDriver
 
 logger = logging.getLogger(__name__)
 
@@ -455,8 +455,6 @@ def _settled(
 def _merge_once(
     browser: Browser, readings: list[extract.Reading], from_api: Snapshot, *, tz: tzinfo
 ) -> Snapshot:
-    from selenium.common.exceptions import WebDriverException
-
     assert browser.driver is not None
     try:
         raw = browser.driver.execute_script(CONTENT_JS)

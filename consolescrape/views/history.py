@@ -239,7 +239,6 @@ def render(summaries: Sequence[Summary], console: Any, start: datetime, end: dat
 
 
 def write_csv(points: Iterable[Point], stream: IO[str]) -> None:
-
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for point in points:

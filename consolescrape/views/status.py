@@ -63,7 +63,6 @@ def to_json(status: Status) -> dict[str, Any]:
 
 
 def _render_forecasts(status: Status, console: Any) -> None:
-
     for key, found in status.forecasts.items():
         # The limit's row above already counts down to its reset: one countdown per screen.
         text = describe(found, status.now, with_reset=False)
