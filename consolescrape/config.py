@@ -102,6 +102,8 @@ class Settings:
     state_file = InHome("state.json")
     lock_file = InHome("run.lock")
     history_file = InHome("history.db")
+    #: Until when runs use Chrome: the site showed the headless shell a bot check.
+    shell_refused_file = InHome("shell-refused.json")
 
     @property
     def profile(self) -> Path:

@@ -87,6 +87,15 @@ def check_headless(settings: Settings, chrome: Path, driver_version: str | None)
     chromedriver, else Chrome (never a failure: both work, the shell costs less)."""
 
     light = shell.headless_shell(settings, headed=False)
+    refused = shell.refused_until(settings)
+    if light is None and refused is not None and settings.chrome_binary is None:
+        return Check(
+            "headless browser",
+            True,
+            f"{chrome.name} --headless=new: the site showed the headless shell a bot check, so "
+            f"runs use Chrome until {refused.astimezone():%Y-%m-%d %H:%M}",
+            required=False,
+        )
     if light is None:
         why = "configured" if settings.chrome_binary is not None else "no headless shell found"
         return Check(

@@ -76,6 +76,10 @@ class ScrapeFailed(ConsolescrapeError, code=ExitCode.SCRAPE_FAILED):
     """The browser phase failed: no start, timeout, bot check, no usage section."""
 
 
+class BotCheck(ScrapeFailed):
+    """The site asks the browser to prove it is human (a Cloudflare challenge)."""
+
+
 class NoPlanLimits(ScrapeFailed):
     """The account has no plan usage limits: a free plan, or a spend cap instead (Enterprise)."""
 

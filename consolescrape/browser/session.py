@@ -97,6 +97,8 @@ class Browser:
         self.profile = settings.profile
         self.service: Service | None = None
         self.driver: WebDriver | None = None
+        #: The browser binary that started (Chrome, or the headless shell).
+        self.binary: Path | None = None
         self.expired = False
         self._cancel = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="deadline", daemon=True)
@@ -253,6 +255,7 @@ class Browser:
         shell.adapt(options, chrome)
         self.driver = Chrome(options=options, service=self.service)
         shell.started(self.driver, chrome, agent)
+        self.binary = chrome
         logger.debug(f"browser: {chrome.name} launched in {self.elapsed():.2f} s")
 
     def _save_debug(self) -> None:

@@ -14,11 +14,14 @@ log shows the empty answers). A shell that does not start is replaced by Chrome 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consolescrape import model, store
 from consolescrape.config import Settings
 
 if TYPE_CHECKING:
@@ -48,16 +51,41 @@ SHELL_FLAGS = (
 ACCEPT_LANGUAGE = "en-US,en;q=0.9"
 
 
+#: After the site shows the headless shell a bot check, runs use Chrome for this long: the
+#: shell's fingerprint differs from Chrome's (no `window.chrome`, no plugins), and a site that
+#: challenged it once is likely to again.
+REFUSED_FOR = timedelta(days=7)
+
+
 def headless_shell(settings: Settings, *, headed: bool) -> Path | None:
-    """The headless shell to run instead of Chrome: only headless, and only when the browser is
-    not configured (CONSOLESCRAPE_CHROME_BINARY is used as it is, a shell included)."""
-    if headed or settings.chrome_binary is not None:
+    """The headless shell to run instead of Chrome: only headless, only when the browser is
+    not configured (CONSOLESCRAPE_CHROME_BINARY is used as it is, a shell included), and not
+    while the site refuses the shell (`refused_until`)."""
+    if headed or settings.chrome_binary is not None or refused_until(settings) is not None:
         return None
     for path in SHELL_PATHS:
         if path.is_file() and os.access(path, os.X_OK):
             return path
     found = next((p for p in map(shutil.which, SHELL_NAMES) if p), None)
     return Path(found) if found else None
+
+
+def refused_until(settings: Settings, now: datetime | None = None) -> datetime | None:
+    """Until when runs use Chrome because the site showed the shell a bot check; None: not."""
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        until = model.parse_time(store.read_json(settings.shell_refused_file)["until"])
+        if until > (now or datetime.now(UTC)):
+            return until
+    return None
+
+
+def refuse(settings: Settings, now: datetime | None = None) -> datetime:
+    """Remember that the site showed the shell a bot check: Chrome for the next REFUSED_FOR."""
+    now = now or datetime.now(UTC)
+    until = now + REFUSED_FOR
+    doc = {"since": model.format_time(now), "until": model.format_time(until)}
+    store.write_json(settings.shell_refused_file, doc)
+    return until
 
 
 def is_shell(binary: Path) -> bool:

@@ -24,6 +24,7 @@ from consolescrape.browser.session import NETWORK_ADVICE, Browser, first_line, o
 from consolescrape.config import DEFAULT_USAGE_URL
 from consolescrape.errors import (
     LOGIN_ADVICE,
+    BotCheck,
     LoggedOut,
     NoPlanLimits,
     ScrapeFailed,
@@ -222,8 +223,8 @@ def stop_for(state: PageState, browser: Browser) -> None:
         raise bot_check()
 
 
-def bot_check() -> ScrapeFailed:
-    return ScrapeFailed("bot check: the site asks to verify you are human", BOT_ADVICE)
+def bot_check() -> BotCheck:
+    return BotCheck("bot check: the site asks to verify you are human", BOT_ADVICE)
 
 
 def site_trouble(state: PageState, api: extract.Reading | None, target: str) -> SiteTrouble | None:

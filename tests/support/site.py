@@ -68,6 +68,9 @@ class Scenario:
     #: "/new#settings/usage" (the settings panel over the chat page) or "/new" (hash lost).
     redirect_to: str | None = None
     bot_check: bool = False
+    #: A challenge that only the fingerprint of Chrome passes (not the old headless shell's):
+    #: every request without its clearance cookie gets it.
+    fingerprint_check: bool = False
     content_delay: float = 0.0
     hang: bool = False
     #: The /api/organizations answer, which of them /usage answers for (the others: 403, as an
@@ -132,6 +135,8 @@ class StandIn(demo.StandIn):
         route, logged_in = request.route, self.logged_in(request)
         if scenario.bot_check:
             return demo.page(PAGES / "bot_check.html", HTTPStatus.FORBIDDEN)
+        if scenario.fingerprint_check and request.cookie("cf_clearance") != "passed":
+            return demo.page(PAGES / "js_challenge.html", HTTPStatus.FORBIDDEN)
         if route in scenario.pages:
             return served_file(scenario.pages[route])
         if route == USAGE_PATH and (logged_in or scenario.hang):
