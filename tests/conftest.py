@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from cli_login import login_command
 from fakes import ScriptedReceiver, TroubledSite
+from shared_chrome import shared_chrome as shared_chrome
 
 from consolescrape.demo.site import StandIn
 
