@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import inprocess
 import pytest
 from cli_login import login_command
 from fakes import ScriptedReceiver, TroubledSite
@@ -37,6 +38,9 @@ def pytest_configure(config: pytest.Config) -> None:
         number = getattr(signal, name)
         if signal.getsignal(number) is signal.SIG_IGN:
             signal.signal(number, _ignore)
+    config.addinivalue_line(
+        "markers", "inprocess: `cli` runs what needs no process of its own here (inprocess.py)"
+    )
 
 
 def _ignore(number: int, frame: object) -> None:
@@ -128,8 +132,13 @@ CLI = Callable[..., Result]
 
 
 @pytest.fixture
-def cli(home: Path) -> CLI:
-    """Run the real `consolescrape` in a subprocess; fail if the API key shows in its output."""
+def cli(home: Path, request: pytest.FixtureRequest) -> CLI:
+    """Run the real `consolescrape` in a subprocess; fail if the API key shows in its output.
+
+    In a test marked `inprocess`, a command that needs no process of its own (a view, parsing,
+    help, a usage error: `inprocess.can_run`) runs in the test's process, with the same result.
+    """
+    here = request.node.get_closest_marker("inprocess") is not None
 
     def run(
         *args: str,
@@ -137,19 +146,22 @@ def cli(home: Path) -> CLI:
         stdin: str | None = None,
         timeout: float = 120,
     ) -> Result:
-        full_env = {**os.environ, **(env or {})}
-        done = subprocess.run(
-            [sys.executable, "-m", "consolescrape", *args],
-            env=full_env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        for stream in (done.stdout, done.stderr):
+        if here and inprocess.can_run(args):
+            code, stdout, stderr = inprocess.run(args, env=env, stdin=stdin)
+        else:
+            done = subprocess.run(
+                [sys.executable, "-m", "consolescrape", *args],
+                env={**os.environ, **(env or {})},
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+            code, stdout, stderr = done.returncode, done.stdout, done.stderr
+        for stream in (stdout, stderr):
             assert SECRET_KEY not in stream, "the API key leaked into the output"
-        return Result(done.returncode, done.stdout, done.stderr)
+        return Result(code, stdout, stderr)
 
     return run
 

@@ -9,6 +9,9 @@ import pytest
 from conftest import CLI, SECRET_KEY, sync_env, write_snapshot
 from fakes import ScriptedReceiver
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 
 @pytest.fixture
 def good(home: Path, receiver: ScriptedReceiver) -> dict[str, str]:

@@ -18,6 +18,9 @@ from conftest import CLI, Result, write_snapshot
 
 from consolescrape import history, model
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 #: Plenty on a busy machine; a hang on a FIFO is forever.
 PROMPTLY = 30.0
 

@@ -30,6 +30,9 @@ from fakes import Fault, ScriptedReceiver, TroubledSite
 from consolescrape import model
 from consolescrape.demo.site import StandIn
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 
 @pytest.fixture
 def env(site: StandIn, profile: Path, home: Path) -> Iterator[dict[str, str]]:
