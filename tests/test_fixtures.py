@@ -15,6 +15,7 @@ import logging
 import re
 import time
 import tomllib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from fakes import TroubledSite
 from shared_chrome import SharedChrome
 
 from consolescrape import config, model
+from consolescrape.browser import endpoint, lean, usage_page
 from consolescrape.errors import ConsolescrapeError, SiteTrouble
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -84,6 +86,13 @@ def configure(site: TroubledSite, case: dict[str, Any]) -> None:
     site.configure(**changes)
     for spec in case.get("answers", []):
         answer(site, spec)
+
+
+@pytest.fixture(autouse=True)
+def fresh_site(site: TroubledSite) -> Iterator[None]:
+    """The site as created after each case: the module's login (`profile`) needs its usage page."""
+    yield
+    site.reset()
 
 
 def limits_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -147,6 +156,12 @@ def test_case_reads_as_expected(
     expect = case["expect"]
     for name, value in run_env(case).items():
         monkeypatch.setenv(name, value)
+    # These cases are about what is read once the endpoint's patience or its request runs out,
+    # not about how long they are (5 s, 10 s): here they run out sooner. The pipeline cases
+    # run with the real ones.
+    monkeypatch.setattr(usage_page, "API_PATIENCE", 2.0)
+    for module in (endpoint, lean):
+        monkeypatch.setattr(module, "API_TIMEOUT", 3.0)
     settings = config.load({"usage_url": site.url})
     caplog.set_level(logging.DEBUG, logger="consolescrape")
     failure: ConsolescrapeError | None = None
