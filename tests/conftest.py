@@ -24,8 +24,6 @@ from cli_login import login_command
 from fakes import ScriptedReceiver, TroubledSite
 from shared_chrome import shared_chrome as shared_chrome
 
-from consolescrape.demo.site import StandIn
-
 
 def pytest_configure(config: pytest.Config) -> None:
     """Children get default signal handling however the suite was started.
@@ -121,21 +119,35 @@ def site() -> Iterator[TroubledSite]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def profile(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One profile logged in to `site` by the real `consolescrape login`, shared by the tests of
-    a module (they run one at a time)."""
+@pytest.fixture(scope="session")
+def logged_in_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A profile logged in by the real `consolescrape login`, once per test worker. The session
+    cookie is the host's (127.0.0.1, whatever the port): it logs in to every module's stand-in."""
     path = tmp_path_factory.mktemp("logged-in") / "profile"
-    done = subprocess.run(
-        login_command(site.url, "--profile-dir", str(path), "--home", str(path.parent / "home")),
-        input=SESSION_KEY,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with TroubledSite(session_key=SESSION_KEY) as site:
+        done = subprocess.run(
+            login_command(
+                site.url, "--profile-dir", str(path), "--home", str(path.parent / "home")
+            ),
+            input=SESSION_KEY,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr
     assert SESSION_KEY not in done.stdout + done.stderr
+    return path
+
+
+@pytest.fixture(scope="module")
+def profile(logged_in_profile: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A logged-in profile shared by the tests of a module (they run one at a time): a copy of
+    the worker's, so that no module sees what another left in it."""
+    path = tmp_path_factory.mktemp("module-profile") / "profile"
+    shutil.copytree(
+        logged_in_profile, path, symlinks=True, ignore=shutil.ignore_patterns("Singleton*")
+    )
     return path
 
 
