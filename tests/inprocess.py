@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from typer._click import formatting
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -75,6 +76,8 @@ def run(
             _logging_put_back(),
             runner.isolation(input=stdin, env=env) as (out, err, _),
         ):
+            # CliRunner wraps help at 80 columns; the real process at what the terminal has.
+            formatting.FORCED_WIDTH = None
             try:
                 code = _main(list(args))
             finally:
