@@ -18,10 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import inprocess
 import pytest
 from cli_login import login_command
+from shared_chrome import shared_chrome as shared_chrome
 from support.receiver import ScriptedReceiver
-from support.site import StandIn, TroubledSite
+from support.site import TroubledSite
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,10 +37,24 @@ def pytest_configure(config: pytest.Config) -> None:
         number = getattr(signal, name)
         if signal.getsignal(number) is signal.SIG_IGN:
             signal.signal(number, _ignore)
+    config.addinivalue_line(
+        "markers", "inprocess: `cli` runs what needs no process of its own here (inprocess.py)"
+    )
 
 
 def _ignore(number: int, frame: object) -> None:
     """Ignore a signal in this process only (children start with the default)."""
+
+
+#: Modules whose tests take longest (a soak of 41 runs, 12 runs filling caches): started first,
+#: so that no worker begins one of them while the other has nothing left to do.
+LONG_FIRST = ("test_soak.py", "test_bounded.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A stable sort keeps each module's tests together (and its module fixtures set up once).
+    order = {name: place for place, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: order.get(item.path.name, len(order)))
 
 
 #: The API key used by every test; asserted absent from every captured output.
@@ -104,21 +120,35 @@ def site() -> Iterator[TroubledSite]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def profile(site: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One profile logged in to `site` by the real `consolescrape login`, shared by the tests of
-    a module (they run one at a time)."""
+@pytest.fixture(scope="session")
+def logged_in_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A profile logged in by the real `consolescrape login`, once per test worker. The session
+    cookie is the host's (127.0.0.1, whatever the port): it logs in to every module's stand-in."""
     path = tmp_path_factory.mktemp("logged-in") / "profile"
-    done = subprocess.run(
-        login_command(site.url, "--profile-dir", str(path), "--home", str(path.parent / "home")),
-        input=SESSION_KEY,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with TroubledSite(session_key=SESSION_KEY) as site:
+        done = subprocess.run(
+            login_command(
+                site.url, "--profile-dir", str(path), "--home", str(path.parent / "home")
+            ),
+            input=SESSION_KEY,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr
     assert SESSION_KEY not in done.stdout + done.stderr
+    return path
+
+
+@pytest.fixture(scope="module")
+def profile(logged_in_profile: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A logged-in profile shared by the tests of a module (they run one at a time): a copy of
+    the worker's, so that no module sees what another left in it."""
+    path = tmp_path_factory.mktemp("module-profile") / "profile"
+    shutil.copytree(
+        logged_in_profile, path, symlinks=True, ignore=shutil.ignore_patterns("Singleton*")
+    )
     return path
 
 
@@ -126,8 +156,13 @@ CLI = Callable[..., Result]
 
 
 @pytest.fixture
-def cli(home: Path) -> CLI:
-    """Run the real `consolescrape` in a subprocess; fail if the API key shows in its output."""
+def cli(home: Path, request: pytest.FixtureRequest) -> CLI:
+    """Run the real `consolescrape` in a subprocess; fail if the API key shows in its output.
+
+    In a test marked `inprocess`, a command that needs no process of its own (a view, parsing,
+    help, a usage error: `inprocess.can_run`) runs in the test's process, with the same result.
+    """
+    here = request.node.get_closest_marker("inprocess") is not None
 
     def run(
         *args: str,
@@ -135,19 +170,22 @@ def cli(home: Path) -> CLI:
         stdin: str | None = None,
         timeout: float = 120,
     ) -> Result:
-        full_env = {**os.environ, **(env or {})}
-        done = subprocess.run(
-            [sys.executable, "-m", "consolescrape", *args],
-            env=full_env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        for stream in (done.stdout, done.stderr):
+        if here and inprocess.can_run(args):
+            code, stdout, stderr = inprocess.run(args, env=env, stdin=stdin)
+        else:
+            done = subprocess.run(
+                [sys.executable, "-m", "consolescrape", *args],
+                env={**os.environ, **(env or {})},
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+            code, stdout, stderr = done.returncode, done.stdout, done.stderr
+        for stream in (stdout, stderr):
             assert SECRET_KEY not in stream, "the API key leaked into the output"
-        return Result(done.returncode, done.stdout, done.stderr)
+        return Result(code, stdout, stderr)
 
     return run
 

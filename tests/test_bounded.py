@@ -25,7 +25,7 @@ MiB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[DeployingSite]:
-    """Replaces conftest's stand-in for this module: the logged-in profile is made against it."""
+    """Replaces conftest's stand-in for this module (the logged-in profile is the host's)."""
     with DeployingSite(session_key=SESSION_KEY, bundles=BUNDLES, bundle_bytes=BUNDLE_BYTES) as s:
         yield s
 

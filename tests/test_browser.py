@@ -1,7 +1,10 @@
 """Real headless Chromium against the stand-in site on 127.0.0.1: every page, every failure.
 
-No mocks: each test launches the browser through `consolescrape.browser` as `run` does. One
-stand-in site and one logged-in profile are shared by the module to keep it fast.
+No mocks. What a page reads as is read on the worker's shared Chrome (tests/shared_chrome.py)
+by the steps `browser.scrape` takes; what a launch, a deadline or a tear-down does (debug files,
+processes, the profile's lock, the headless shell) launches the browser through
+`consolescrape.browser` as `run` does. One stand-in site and one logged-in profile are shared
+by the module to keep it fast.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_chrome import SharedChrome
 from support.site import SAMPLE_PAGE, StandIn
 
 from consolescrape.browser import chrome, login, processes
@@ -148,6 +152,20 @@ def scrape(settings: Settings, site: StandIn, **changes: Any) -> Snapshot:
     return browsing.scrape(dataclasses.replace(settings, usage_url=site.url, **changes))
 
 
+Read = Callable[..., Snapshot]
+
+
+@pytest.fixture
+def read(shared_chrome: SharedChrome, site: StandIn, tmp_path: Path) -> Read:
+    """What `scrape` reads from `site` with a logged-in profile, on the shared Chrome."""
+
+    def reading(**changes: Any) -> Snapshot:
+        settings = make_settings(tmp_path, usage_url=site.url, **changes)
+        return shared_chrome.read(settings, KEY)
+
+    return reading
+
+
 # --- what the pages say --------------------------------------------------------------------------
 
 Limits = dict[str, tuple[str, int]]
@@ -230,7 +248,7 @@ PAGE_CASES = {
 )
 def test_page_reads_as_expected(
     site: StandIn,
-    logged_in: Settings,
+    read: Read,
     page: Path,
     model_row: str,
     expected: Limits,
@@ -238,7 +256,7 @@ def test_page_reads_as_expected(
 ) -> None:
     site.set_page(page)
     began = time.monotonic()
-    snapshot = scrape(logged_in, site, model_row=model_row)
+    snapshot = read(model_row=model_row)
     # A partial page settles within a second or so; it must not run into the deadline.
     assert time.monotonic() - began < 10
     assert limits(snapshot) == expected
@@ -248,9 +266,9 @@ def test_page_reads_as_expected(
         assert snapshot.extraction_errors
 
 
-def test_sample_resets_are_resolved_to_absolute_times(site: StandIn, logged_in: Settings) -> None:
+def test_sample_resets_are_resolved_to_absolute_times(read: Read) -> None:
     before = datetime.now(UTC)
-    snapshot = scrape(logged_in, site)
+    snapshot = read()
     assert snapshot.session is not None and snapshot.session.resets_at is not None
     expected = before + timedelta(hours=2, minutes=42)
     assert abs(snapshot.session.resets_at - expected) < timedelta(seconds=60)
@@ -260,18 +278,18 @@ def test_sample_resets_are_resolved_to_absolute_times(site: StandIn, logged_in: 
 
 @pytest.mark.parametrize("redirect_to", ["/new#settings/usage", "/new"])
 def test_usage_shown_as_a_panel_over_the_chat_page(
-    site: StandIn, logged_in: Settings, redirect_to: str
+    site: StandIn, read: Read, redirect_to: str
 ) -> None:
     """/settings/usage → /new#settings/usage; when the hash is lost, the route is tried."""
     site.configure(redirect_to=redirect_to)
-    assert limits(scrape(logged_in, site)) == SAMPLE
+    assert limits(read()) == SAMPLE
     assert "/new" in site.paths()
 
 
 # --- the JSON endpoint first ---------------------------------------------------------------------
 
 
-def test_endpoint_fills_a_page_whose_rows_are_empty(site: StandIn, logged_in: Settings) -> None:
+def test_endpoint_fills_a_page_whose_rows_are_empty(site: StandIn, read: Read) -> None:
     now = datetime.now(UTC)
     site.set_page(PAGES / "api_only.html")
     site.set_api(
@@ -292,7 +310,7 @@ def test_endpoint_fills_a_page_whose_rows_are_empty(site: StandIn, logged_in: Se
             ]
         }
     )
-    snapshot = scrape(logged_in, site)
+    snapshot = read()
     assert snapshot.source == "api"
     found = limits(snapshot)
     assert found["currentSession"] == ("2 hr 30 min", 23)
@@ -304,7 +322,7 @@ def test_endpoint_fills_a_page_whose_rows_are_empty(site: StandIn, logged_in: Se
     assert "/api/organizations/org-0/usage" not in site.paths()
 
 
-def test_endpoint_older_fields_are_read_too(site: StandIn, logged_in: Settings) -> None:
+def test_endpoint_older_fields_are_read_too(site: StandIn, read: Read) -> None:
     later = iso(datetime.now(UTC) + timedelta(hours=4))
     site.set_page(PAGES / "api_only.html")
     site.set_api(
@@ -314,7 +332,7 @@ def test_endpoint_older_fields_are_read_too(site: StandIn, logged_in: Settings) 
             "seven_day_sonnet": {"utilization": 3.0, "resets_at": later},
         }
     )
-    snapshot = scrape(logged_in, site)
+    snapshot = read()
     assert snapshot.source == "api"
     assert {k: v[1] for k, v in limits(snapshot).items()} == {
         "currentSession": 12.5,
@@ -323,18 +341,16 @@ def test_endpoint_older_fields_are_read_too(site: StandIn, logged_in: Settings) 
     }
 
 
-def test_endpoint_error_falls_back_to_the_page_text(site: StandIn, logged_in: Settings) -> None:
+def test_endpoint_error_falls_back_to_the_page_text(site: StandIn, read: Read) -> None:
     site.set_api({"type": "error", "error": {"type": "api_error"}}, status=500)
-    snapshot = scrape(logged_in, site)
+    snapshot = read()
     assert snapshot.source == "page"
     assert limits(snapshot) == SAMPLE
 
 
-def test_endpoint_answer_without_limits_falls_back_to_the_page(
-    site: StandIn, logged_in: Settings
-) -> None:
+def test_endpoint_answer_without_limits_falls_back_to_the_page(site: StandIn, read: Read) -> None:
     site.set_api({"something": "else"})
-    snapshot = scrape(logged_in, site)
+    snapshot = read()
     assert snapshot.source == "page"
     assert limits(snapshot) == SAMPLE
 
@@ -352,10 +368,10 @@ def test_page_without_limits_is_a_failure_with_debug_files(
     assert "Usage details are available on paid plans" in page.read_text()
 
 
-def test_empty_rows_without_the_endpoint_are_a_failure(site: StandIn, logged_in: Settings) -> None:
+def test_empty_rows_without_the_endpoint_are_a_failure(site: StandIn, read: Read) -> None:
     site.set_page(PAGES / "api_only.html")
     with pytest.raises(ScrapeFailed, match="no usage section"):
-        scrape(logged_in, site)
+        read()
 
 
 def test_logged_out_profile_asks_for_login_and_saves_debug_files(
@@ -570,12 +586,10 @@ from heavy_site import USAGE_PATH, usage_answer, write_heavy_site  # noqa: E402
 from consolescrape.browser import shell  # noqa: E402
 
 
-def test_endpoint_with_every_section_opens_no_page_of_the_app(
-    site: StandIn, logged_in: Settings
-) -> None:
+def test_endpoint_with_every_section_opens_no_page_of_the_app(site: StandIn, read: Read) -> None:
     site.set_api(usage_answer())
     asked = len(site.paths())
-    snapshot = scrape(logged_in, site)
+    snapshot = read()
     assert snapshot.source == "api"
     assert {k: v[1] for k, v in limits(snapshot).items()} == {
         "currentSession": 47,
@@ -587,13 +601,13 @@ def test_endpoint_with_every_section_opens_no_page_of_the_app(
 
 
 def test_endpoint_without_a_section_still_opens_the_page_to_complete_it(
-    site: StandIn, logged_in: Settings
+    site: StandIn, read: Read
 ) -> None:
     answer = usage_answer()
     answer["limits"] = answer["limits"][:2]  # type: ignore[index]  # no Sonnet row
     site.set_api(answer)
     asked = len(site.paths())
-    snapshot = scrape(logged_in, site)
+    snapshot = read()
     assert snapshot.source == "mixed"
     assert limits(snapshot)["sonnetOnly"] == SAMPLE["sonnetOnly"]
     # The endpoint was asked once, before the page: the page does not ask it again.
@@ -608,11 +622,11 @@ def app_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_app_page_carries_the_run_without_fonts_or_images_when_the_endpoint_fails(
-    site: StandIn, logged_in: Settings, app_pages: dict[str, Path]
+    site: StandIn, read: Read, app_pages: dict[str, Path]
 ) -> None:
     site.configure(page=app_pages[USAGE_PATH], pages=app_pages)  # no endpoint: 404
     asked = len(site.paths())
-    snapshot = scrape(logged_in, site)
+    snapshot = read()
     assert snapshot.source == "page"
     assert limits(snapshot) == SAMPLE
     fetched = site.paths()[asked:]

@@ -12,6 +12,9 @@ from conftest import CLI, SECRET_KEY, write_snapshot
 from consolescrape import config
 from consolescrape.errors import ConfigError, UsageError
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 
 def test_defaults_when_nothing_is_set(home: Path) -> None:
     settings = config.load()

@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import CLI, SECRET_KEY, sync_env, write_snapshot
 from support.receiver import ScriptedReceiver
+from support.site import TroubledSite
+
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
 
 
 @pytest.fixture
@@ -191,14 +195,15 @@ def test_doctor_checks_the_alert_command_and_the_metrics_folder(
 
 
 def test_doctor_online_pings_the_health_check_once(
-    cli: CLI, good: dict[str, str], pings: tuple[str, list[str]]
+    cli: CLI, good: dict[str, str], pings: tuple[str, list[str]], site: TroubledSite
 ) -> None:
     url, seen = pings
     offline = cli("doctor", env={"CONSOLESCRAPE_HEALTHCHECK_URL": url})
     assert f"✓ health check: {url} (add --online" in offline.stdout
     assert seen == [], "no ping without --online"
-    # --online also loads the usage page: a closed local port, so nothing leaves the machine.
-    page = {"CONSOLESCRAPE_USAGE_URL": "http://127.0.0.1:9/settings/usage"}
+    # --online also loads the usage page: the stand-in on 127.0.0.1, which asks this profile to
+    # log in (a closed port would cost the endpoint's 10 s timeout on Chrome's error page).
+    page = {"CONSOLESCRAPE_USAGE_URL": site.url}
     online = cli("doctor", "--online", env={**page, "CONSOLESCRAPE_HEALTHCHECK_URL": url})
     assert f"✓ health check: {url} answered (pinged once)" in online.stdout
     assert seen == ["/ping/abc"]

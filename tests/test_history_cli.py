@@ -17,6 +17,9 @@ from conftest import CLI, SAMPLE, write_snapshot
 from consolescrape import history, model, store
 from consolescrape.views.history import BARS, WIDTH
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 NOW = datetime.now(UTC)
 
 

@@ -22,6 +22,9 @@ from support.site import StandIn
 
 from consolescrape import history
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 #: The notifier: appends what it read on stdin (and its pid, and whether it saw the key) to
 #: $ALERT_LOG, then sleeps $ALERT_SLEEP seconds and exits $ALERT_EXIT.
 NOTIFIER = """

@@ -18,6 +18,9 @@ from conftest import CLI, Result, write_snapshot
 
 from consolescrape import history, model
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 #: Plenty on a busy machine; a hang on a FIFO is forever.
 PROMPTLY = 30.0
 
@@ -66,7 +69,7 @@ def test_a_fifo_in_place_of_history_hangs_neither_status_nor_history(home: Path,
     assert f"fix: move it out of the way (mv {fifo} {fifo}.aside)" in shown.stderr
     # And a SIGTERM at any moment ends it at once, as any command.
     proc = started("history", "--json")
-    time.sleep(0.3)
+    catching(proc, signal.SIGTERM)
     proc.send_signal(signal.SIGTERM)
     ended = finished(proc, 10)
     # Before its handlers are in place the default action ends it (-15), after them it exits
@@ -74,6 +77,21 @@ def test_a_fifo_in_place_of_history_hangs_neither_status_nor_history(home: Path,
     assert ended.code in (7, 128 + signal.SIGTERM, -signal.SIGTERM), ended.stderr
     assert json.loads(ended.stdout)["ok"] is False
     assert stat_is_fifo(fifo), "the FIFO was left as it was"
+
+
+def catching(proc: subprocess.Popen[str], number: int) -> None:
+    """Wait until `proc` has a handler of its own for signal `number` (the command has started:
+    before that, the signal would end the interpreter, not the command), or has ended."""
+    until = time.monotonic() + PROMPTLY
+    while proc.poll() is None and time.monotonic() < until:
+        try:
+            with open(f"/proc/{proc.pid}/status") as handle:
+                caught = next(line for line in handle if line.startswith("SigCgt:"))
+        except (OSError, StopIteration):
+            return
+        if int(caught.split()[1], 16) >> (number - 1) & 1:
+            return
+        time.sleep(0.005)
 
 
 def stat_is_fifo(path: Path) -> bool:

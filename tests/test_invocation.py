@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 from consolescrape.cli import app
 from consolescrape.output import options_to_repeat, repeat_options
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 
 def runner() -> CliRunner:
     return CliRunner()

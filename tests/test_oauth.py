@@ -33,6 +33,9 @@ from consolescrape import config
 from consolescrape.errors import ConfigError, ExitCode
 from consolescrape.oauth import client, credentials
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 #: Claude Code's access token in the fake credentials; asserted absent from every output and file.
 TOKEN = "sk-ant-oat01-test-oauth-access-token-never-print-5Xq"
 #: Its refresh token: never used, never sent, never shown.

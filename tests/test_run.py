@@ -30,6 +30,9 @@ from support.site import StandIn, TroubledSite
 
 from consolescrape import model
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 
 @pytest.fixture
 def env(site: StandIn, profile: Path, home: Path) -> Iterator[dict[str, str]]:

@@ -27,6 +27,9 @@ from support.site import StandIn
 
 from consolescrape import headroom, model
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 
 def metric(path: Path, name: str = "consolescrape_last_run_exit_code") -> str:
     return metric_samples(path)[name]

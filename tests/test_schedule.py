@@ -27,6 +27,9 @@ from consolescrape.schedule import entry as texts
 from consolescrape.schedule.backends import Launchd, Runner, Systemd
 from consolescrape.schedule.entry import Entry
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The installed script the entries call (the tests run `python -m consolescrape`).
 PROGRAM = str(Path(sys.executable).parent / "consolescrape")

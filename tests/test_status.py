@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import CLI, SAMPLE, SECRET_KEY, sync_env
 from support.receiver import ScriptedReceiver
 
 from consolescrape import model, store
+
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
 
 
 def save(home: Path, age: timedelta, doc: dict[str, object] | None = None) -> model.Snapshot:

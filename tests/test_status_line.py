@@ -20,6 +20,9 @@ from test_status import record_failure
 from consolescrape import model, store
 from consolescrape.invocation import with_interval
 
+# Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
+pytestmark = pytest.mark.inprocess
+
 LINE = "S 47% 2h41m · W 31% 1d1h · Sonnet 10%"
 
 
