@@ -389,13 +389,20 @@ def test_logged_out_profile_asks_for_login_and_saves_debug_files(
     assert settings.profile.stat().st_mode & 0o777 == 0o700
 
 
-def test_bot_check_is_not_reported_as_logged_out(site: StandIn, logged_in: Settings) -> None:
+def test_bot_check_is_not_reported_as_logged_out(
+    site: StandIn, logged_in: Settings, tmp_path: Path
+) -> None:
     site.configure(bot_check=True)
+    # A home of its own: the shell's bot check is remembered there (Chrome for a week), and the
+    # module's other tests must still see the shell.
+    own = dataclasses.replace(logged_in, home=tmp_path, profile_dir=logged_in.profile)
     with pytest.raises(ScrapeFailed, match="bot check") as raised:
-        scrape(logged_in, site)
+        scrape(own, site)
     assert not isinstance(raised.value, LoggedOut)
+    assert (tmp_path / "shell-refused.json").exists()
+    assert not logged_in.shell_refused_file.exists()
     assert "consolescrape login" in (raised.value.advice or "")
-    page = logged_in.debug_dir / "page.html"
+    page = own.debug_dir / "page.html"
     assert "Just a moment..." in page.read_text()
     assert page.stat().st_mode & 0o777 == 0o600
 
