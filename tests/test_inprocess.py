@@ -22,8 +22,8 @@ from consolescrape import model, signals
 
 #: Timestamps of log lines, which differ between two runs.
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.MULTILINE)
-#: The data's age in seconds, which grows between two runs.
-_AGE = re.compile(r'"ageSeconds": [\d.]+')
+#: The data's age, which grows between two runs: in the JSON, and as the view says it.
+_AGE = re.compile(r'"ageSeconds": [\d.]+|\b\d+ s ago')
 
 
 @pytest.mark.parametrize(
