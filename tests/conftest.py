@@ -47,7 +47,7 @@ def _ignore(number: int, frame: object) -> None:
 
 
 #: Modules whose tests take longest (a soak of 41 runs, 12 runs filling caches): started first,
-#: so that no worker begins one of them while the other has nothing left to do.
+#: so that none of them begins when the other workers are about to run out of tests.
 LONG_FIRST = ("test_soak.py", "test_bounded.py")
 
 
