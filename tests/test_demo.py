@@ -47,9 +47,10 @@ def test_ctrl_c_during_the_demo_leaves_no_process_or_temp_dir(spawn: Spawn, home
     before = demo_dirs()
     proc = spawn("demo", stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    # Only this demo's own home and browser count: other demos may run on the same machine.
+    # Only this demo's own home and browser count: other demos may run on the same machine
+    # (another worktree's suite), so a new home counts once a browser of this demo uses it.
     mine: set[Path] = set()
-    while not (mine := demo_dirs() - before) or not processes_in(mine):
+    while not (mine := {d for d in demo_dirs() - before if processes_in({d}, under=proc.pid)}):
         assert time.monotonic() < deadline and proc.poll() is None, "no browser started"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
@@ -63,5 +64,19 @@ def test_ctrl_c_during_the_demo_leaves_no_process_or_temp_dir(spawn: Spawn, home
     assert not any(path.exists() for path in mine)
 
 
-def processes_in(dirs: set[Path]) -> set[int]:
-    return {pid for path in dirs for pid in processes_mentioning(path)}
+def processes_in(dirs: set[Path], under: int | None = None) -> set[int]:
+    """Processes using one of `dirs`; with `under`, only descendants of that process."""
+    found = {pid for path in dirs for pid in processes_mentioning(path)}
+    return found if under is None else {pid for pid in found if descends(pid, under)}
+
+
+def descends(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                pid = int(handle.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid == ancestor:
+            return True
+    return False
