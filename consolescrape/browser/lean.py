@@ -21,6 +21,7 @@ from selenium.common.exceptions import TimeoutException, WebDriverException
 from consolescrape import extract
 from consolescrape.browser.endpoint import API_TIMEOUT, read_api
 from consolescrape.browser.session import Browser, first_line
+from consolescrape.browser.usage_page import NETWORK_ERROR_URL
 from consolescrape.model import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -58,11 +59,14 @@ def endpoint_first(browser: Browser, *, tz: tzinfo) -> FirstLook:
     try:
         browser.driver.get(url)
         here = browser.driver.current_url
+        # An unreachable site leaves Chrome's error page, which keeps the URL asked for: only
+        # the document knows. Asking the endpoint from it would wait out API_TIMEOUT for nothing.
+        shown = str(browser.driver.execute_script("return document.URL"))
     except (TimeoutException, WebDriverException) as exc:
         logger.debug(f"api: {ENDPOINT_DOCUMENT} did not load ({first_line(str(exc.msg))})")
         return FirstLook(asked=False)
-    if urlsplit(here).netloc != urlsplit(target).netloc:
-        return FirstLook(asked=False)  # sent elsewhere (an error page, another host)
+    if shown.startswith(NETWORK_ERROR_URL) or urlsplit(here).netloc != urlsplit(target).netloc:
+        return FirstLook(asked=False)  # an error page, or sent elsewhere (another host)
     api = read_api(browser, tz=tz)
     return FirstLook(True, api, _complete(api, browser.settings.model_row))
 
