@@ -86,9 +86,8 @@ def check_headless(settings: Settings, chrome: Path, driver_version: str | None)
     """Which browser a headless run uses: the headless shell when it is installed and matches
     chromedriver, else Chrome (never a failure: both work, the shell costs less)."""
 
-    light = shell.headless_shell(settings, headed=False)
     refused = shell.refused_until(settings)
-    if light is None and refused is not None and settings.chrome_binary is None:
+    if refused is not None and settings.chrome_binary is None:
         return Check(
             "headless browser",
             True,
@@ -96,6 +95,7 @@ def check_headless(settings: Settings, chrome: Path, driver_version: str | None)
             f"runs use Chrome until {refused.astimezone():%Y-%m-%d %H:%M}",
             required=False,
         )
+    light = shell.headless_shell(settings, headed=False)
     if light is None:
         why = "configured" if settings.chrome_binary is not None else "no headless shell found"
         return Check(

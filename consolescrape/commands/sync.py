@@ -82,7 +82,7 @@ def take_report(
         if hint != shown:
             reporter.warn(hint)
     if report.error is not None:
-        outcome.error, outcome.exit_code = report.error, report.exit_code
+        outcome.fail(report.error)
     if report.newest_sent is not None:
         store.record_delivered(settings.state_file, report.newest_sent, len(report.sent))
 
