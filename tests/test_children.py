@@ -137,8 +137,14 @@ def test_a_sigkill_before_chrome_starts_leaves_chromedriver_and_the_next_run_end
 
 
 def _sleeper(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """A process of the test's own, in its own session, like a recorded group leader."""
-    return subprocess.Popen(["sleep", "60"], start_new_session=True, env=env)
+    """A process of the test's own, in its own session, like a recorded group leader; returned
+    once it runs `sleep` (until the exec, /proc shows the test's own environment)."""
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True, env=env)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{proc.pid}/comm").read_text().strip() != "sleep":
+        assert time.monotonic() < deadline, "sleep did not start"
+        time.sleep(0.01)
+    return proc
 
 
 def test_the_record_never_ends_a_process_whose_start_time_differs(tmp_path: Path) -> None:
