@@ -166,6 +166,7 @@ def _execute(
     told = False
     with signals.handled():
         try:
+            signals.raise_held()  # one that came while the handlers went in
             outcome = _outcome(
                 common, flags or {}, job, reporter, needs_settings, checking, unloaded
             )

@@ -37,17 +37,22 @@ def handled() -> Iterator[None]:
     """Signals raise `Stopped` for the duration; the previous handlers come back after it.
 
     Only the main thread can install handlers; elsewhere (or when already handled) this does
-    nothing. A signal someone ignores on purpose (`nohup`) stays ignored.
+    nothing. A signal someone ignores on purpose (`nohup`) stays ignored. One that comes while
+    the handlers go in is held, and `raise_held()` raises it: call it first thing in the block
+    that handles `Stopped` (a `with` cannot raise into its own block).
     """
+    global _deferring
     old: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        for name in NAMES:
-            number = getattr(signal, name, None)
-            if number is None:
-                continue
-            current = signal.getsignal(number)
-            if current is not signal.SIG_IGN and current is not _handle:
-                old[number] = signal.signal(number, _handle)
+        numbers = [getattr(signal, name) for name in NAMES if hasattr(signal, name)]
+        wanted = [n for n in numbers if signal.getsignal(n) not in (signal.SIG_IGN, _handle)]
+        if wanted:
+            _deferring += 1  # held, so each old handler is known and comes back
+            try:
+                for number in wanted:
+                    old[number] = signal.signal(number, _handle)
+            finally:
+                _deferring -= 1
     try:
         yield
     finally:
@@ -55,15 +60,21 @@ def handled() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def raise_held() -> None:
+    """Raise, as `Stopped`, a signal held while nothing defers it any more."""
+    global _pending
+    if not _deferring and _pending is not None:
+        number, _pending = _pending, None
+        raise Stopped(number)
+
+
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
     """A signal during this block is held, and raised as `Stopped` once the block is done."""
-    global _deferring, _pending
+    global _deferring
     _deferring += 1
     try:
         yield
     finally:
         _deferring -= 1
-        if not _deferring and _pending is not None:
-            number, _pending = _pending, None
-            raise Stopped(number)
+        raise_held()

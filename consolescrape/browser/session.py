@@ -141,6 +141,7 @@ class Browser:
     def __enter__(self) -> Browser:
         self._undo.enter_context(signals.handled())
         try:
+            signals.raise_held()
             self._watchdog.start()
             self._launch()
         except BaseException as exc:
