@@ -41,18 +41,14 @@ def handled() -> Iterator[None]:
     the handlers go in is held, and `raise_held()` raises it: call it first thing in the block
     that handles `Stopped` (a `with` cannot raise into its own block).
     """
-    global _deferring
     old: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         numbers = [getattr(signal, name) for name in NAMES if hasattr(signal, name)]
         wanted = [n for n in numbers if signal.getsignal(n) not in (signal.SIG_IGN, _handle)]
         if wanted:
-            _deferring += 1  # held, so each old handler is known and comes back
-            try:
+            with _holding():  # so each old handler is known and comes back
                 for number in wanted:
                     old[number] = signal.signal(number, _handle)
-            finally:
-                _deferring -= 1
     try:
         yield
     finally:
@@ -71,10 +67,19 @@ def raise_held() -> None:
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
     """A signal during this block is held, and raised as `Stopped` once the block is done."""
+    try:
+        with _holding():
+            yield
+    finally:
+        raise_held()
+
+
+@contextlib.contextmanager
+def _holding() -> Iterator[None]:
+    """A signal during this block is held (`_pending`), not raised."""
     global _deferring
     _deferring += 1
     try:
         yield
     finally:
         _deferring -= 1
-        raise_held()
