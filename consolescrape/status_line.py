@@ -280,18 +280,14 @@ def parse(args: Sequence[str]) -> LineOptions | None:
     `--json`, `--help`, a bad value… — typer then answers, with its own messages."""
     from pathlib import Path
 
+    from consolescrape.argv import scan
+
+    pairs = scan(args, VALUED, _FLAGS)
+    if pairs is None:
+        return None
     found = LineOptions(homes=[])
     line = False
-    words = list(args)
-    while words:
-        word = words.pop(0)
-        name, eq, value = word.partition("=")
-        if not eq and name in VALUED:
-            if not words:
-                return None
-            value = words.pop(0)
-        elif (eq and name not in VALUED) or (not eq and name not in _FLAGS):
-            return None
+    for name, value in pairs:
         if name == "--home":
             found.homes.append(Path(value))
         elif name == "--env-file":

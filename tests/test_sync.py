@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -645,3 +646,116 @@ def test_a_refused_snapshot_is_counted_the_same_by_sync_and_by_sync_file(
     assert result.code == 6
     assert (result.json["sync"]["rejected"], result.json["sync"]["pending"]) == (1, 0)
     assert not queued.exists() and list((tmp_path / "home" / "outbox" / "rejected").iterdir())
+
+
+# --- the front door: `sync` is answered before typer is imported -----------------------------
+
+
+def via_typer(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """`consolescrape *args` through typer, as an install whose script calls `cli` runs it."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from consolescrape.cli import main; main()", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def untimed(stream: str) -> str:
+    """Messages without their leading timestamps (two runs a second apart say the same)."""
+    return re.sub(r"(?m)^\d{4}-\d\d-\d\dT\S+ ", "", stream)
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [("sends the file", 0), ("an invalid file", 2), ("a wrong key", 6), ("drains", 0)],
+)
+def test_typer_gives_the_same_answer_as_the_front_door(
+    cli: CLI, home: Path, receiver: ScriptedReceiver, tmp_path: Path, case: str, code: int
+) -> None:
+    env = sync_env(receiver)
+    if case == "a wrong key":
+        env["CLAUDE_SYNC_API_KEY"] = "not-the-key-the-server-wants"
+    data = write_snapshot(tmp_path / "usage-data.json")
+    if case == "an invalid file":
+        data.write_text('{"currentSession": 47}')
+    args = ["sync", "--json"] if case == "drains" else ["sync", "--file", str(data), "--json"]
+    answers: list[tuple[int, str, str]] = []
+    for door in (cli, via_typer):
+        if case == "drains":
+            queue(home, 1, start=len(answers))
+        if door is cli:
+            result = cli(*args, env=env)
+            answers.append((result.code, result.stdout, result.stderr))
+        else:
+            answers.append(via_typer(*args, env=env))
+    (front, typed) = answers
+    assert front[0] == typed[0] == code, (front, typed)
+    front_doc, typed_doc = json.loads(front[1]), json.loads(typed[1])
+    for doc in (front_doc, typed_doc):
+        (doc.get("sync") or {}).pop("seconds", None)
+    assert front_doc == typed_doc
+    assert untimed(front[2]) == untimed(typed[2])
+
+
+def test_sync_imports_no_command_layer(
+    home: Path, receiver: ScriptedReceiver, tmp_path: Path
+) -> None:
+    """What `python -X importtime` lists for `sync --file`: the POST's own, no typer, rich or
+    browser."""
+    data = write_snapshot(tmp_path / "usage-data.json")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "consolescrape", "sync", "--file", str(data)],
+        env={**os.environ, **sync_env(receiver)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(receiver.accepted) == 1
+    loaded = {row.rsplit("|", 1)[-1].strip() for row in done.stderr.splitlines() if "|" in row}
+    assert "consolescrape.commands.sync" in loaded  # the listing is real
+    heavy = {"typer", "click", "rich", "selenium", "sqlite3", "consolescrape.cli"}
+    assert sorted(heavy & (loaded | {name.split(".")[0] for name in loaded})) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["--help"], 0, "Send queued snapshots"),
+        (["--home", "a", "--home", "b"], 2, "--home was given 2 times"),
+        (["--file"], 2, "requires an argument"),
+        (["--file", "a", "--file", "b"], 2, "b"),
+        (["--bogus"], 2, "No such option: --bogus"),
+        (["-vv"], 0, "nothing to sync"),
+    ],
+)
+def test_what_the_front_door_does_not_take_typer_answers(
+    cli: CLI, receiver: ScriptedReceiver, args: list[str], code: int, words: str
+) -> None:
+    """In typer's words: usage, a second --home refused, the last --file, combined flags."""
+    result = cli("sync", *args, env=sync_env(receiver))
+    assert result.code == code, result.stderr
+    assert words in result.stdout + result.stderr
+
+
+def test_a_reader_that_goes_away_is_exit_1_without_a_traceback(
+    home: Path, receiver: ScriptedReceiver
+) -> None:
+    """`consolescrape sync --json | head -c0`: as typer's door answers it, quietly."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consolescrape", "sync", "--json"],
+        env={**os.environ, **sync_env(receiver)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # long before the one JSON object is written
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

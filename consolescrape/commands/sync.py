@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from consolescrape import model, store
 from consolescrape import sync as delivery
@@ -12,6 +13,14 @@ from consolescrape.config import Settings
 from consolescrape.errors import ConsolescrapeError, Stopped
 from consolescrape.outcome import Outcome, as_error, record
 from consolescrape.output import Reporter
+
+if TYPE_CHECKING:
+    from consolescrape.execution import Job
+
+
+def job(file: Path | None) -> Job:
+    """`sync`'s work as both doors run it (`cli` and `fast`): resend `file`, or drain the outbox."""
+    return lambda settings, reporter: sync(settings, file, reporter)
 
 
 def sync(settings: Settings, file: Path | None, reporter: Reporter) -> Outcome:
