@@ -157,11 +157,13 @@ def test_case_reads_as_expected(
     for name, value in run_env(case).items():
         monkeypatch.setenv(name, value)
     # These cases are about what is read once the endpoint's patience or its request runs out,
-    # not about how long they are (5 s, 10 s): here they run out sooner. The pipeline cases
-    # run with the real ones.
-    monkeypatch.setattr(usage_page, "API_PATIENCE", 2.0)
+    # or a page without limits has settled, not about how long each takes (5 s, 10 s, 3 s):
+    # here they run out sooner. SETTLE stays: a case renders its sections 0.8 s apart. The
+    # pipeline cases run with the real ones.
+    monkeypatch.setattr(usage_page, "API_PATIENCE", 1.0)
+    monkeypatch.setattr(usage_page, "SETTLE_EMPTY", 1.0)
     for module in (endpoint, lean):
-        monkeypatch.setattr(module, "API_TIMEOUT", 3.0)
+        monkeypatch.setattr(module, "API_TIMEOUT", 1.5)
     settings = config.load({"usage_url": site.url})
     caplog.set_level(logging.DEBUG, logger="consolescrape")
     failure: ConsolescrapeError | None = None
