@@ -224,4 +224,4 @@ def run_command(command: str, doc: dict[str, object], warn: Callable[[str], None
         if child is None:
             return False
         with ended([child], None):
-            return finish([child], time.monotonic() + TIMEOUT, warn, None)
+            return finish([child], time.monotonic() + TIMEOUT, warn, None, seconds=TIMEOUT)

@@ -359,6 +359,7 @@ def test_a_failing_hanging_or_missing_command_is_one_warning(
 ) -> None:
     script = recorder(tmp_path / "notify.py")
     monkeypatch.setenv("ALERT_LOG", str(tmp_path / "alerts.log"))
+    monkeypatch.setattr(alerts, "TIMEOUT", 1.0)  # 5 s in a run: the test is about the stopping
     doc: dict[str, object] = {"kind": "crossed"}
     warnings: list[str] = []
     monkeypatch.setenv("ALERT_EXIT", "3")
@@ -371,7 +372,7 @@ def test_a_failing_hanging_or_missing_command_is_one_warning(
     assert not alerts.run_command(str(tmp_path / "no-such-notifier"), doc, warnings.append)
     assert [w.split(":")[0] for w in warnings] == [
         "alert command notify.py exited 3",
-        "alert command notify.py took longer than 5 s and was stopped",
+        "alert command notify.py took longer than 1 s and was stopped",
         "alert command no-such-notifier could not start",
     ]
 
