@@ -232,6 +232,14 @@ PAGE_CASES = {
     "session only": case("session_only.html", {"currentSession": ("1 hr", 81)}, partial=True),
     "Fable row, Sonnet configured": case("fable.html", FABLE, partial=True),
     "Fable row, Fable configured": case("fable.html", FABLE, model_row="Fable"),
+    "alerts opening while the rows arrive": case(
+        "alerts_while_polled.html",
+        {
+            "currentSession": ("2 hr 42 min", 47),
+            "allModels": ("Thu 7:00 AM", 31),
+            "sonnetOnly": ("Sat 12:00 PM", 10),
+        },
+    ),
     "content rendered 1.5 s after load": case(
         "late.html",
         {

@@ -28,6 +28,7 @@ from selenium.common.exceptions import (
     JavascriptException,
     StaleElementReferenceException,
     TimeoutException,
+    UnexpectedAlertPresentException,
     WebDriverException,
 )
 from selenium.webdriver import Chrome, ChromeOptions
@@ -336,12 +337,18 @@ class Browser:
 
         assert self.driver is not None
         seconds = self.remaining() if seconds is None else min(seconds, self.remaining())
-        # A script can hit a document that is being replaced during a redirect: try again.
+        # A script can hit a document that is being replaced during a redirect, or an alert()
+        # that opened while it ran (chromedriver dismisses it, but that command fails): try
+        # again.
         waiter = WebDriverWait(
             self.driver,
             seconds,
             poll_frequency=POLL,
-            ignored_exceptions=(JavascriptException, StaleElementReferenceException),
+            ignored_exceptions=(
+                JavascriptException,
+                StaleElementReferenceException,
+                UnexpectedAlertPresentException,
+            ),
         )
         try:
             return waiter.until(predicate)
