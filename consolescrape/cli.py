@@ -7,11 +7,11 @@ import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, ParamSpec
 
 import typer
 
-from consolescrape.execution import Common, Job, execute
+from consolescrape.execution import Common, execute
 from consolescrape.invocation import Commands, one_home, with_interval
 
 app = typer.Typer(
@@ -103,9 +103,19 @@ def with_common(*, home: bool = True) -> Callable[[Callable[..., None]], Callabl
     return decorate
 
 
-def _execute(command: str, common: Common, job: Job, **how: Any) -> NoReturn:
-    """`execution.execute`, its exit code typer's."""
-    raise typer.Exit(execute(command, common, job, **how))
+P = ParamSpec("P")
+
+
+def _exiting(run: Callable[P, int]) -> Callable[P, NoReturn]:
+    """`run`, its exit code typer's."""
+
+    def exiting(*args: P.args, **kwargs: P.kwargs) -> NoReturn:
+        raise typer.Exit(run(*args, **kwargs))
+
+    return exiting
+
+
+_execute = _exiting(execute)
 
 
 @app.command()

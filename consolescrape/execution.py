@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consolescrape.errors import ConsolescrapeError, ExitCode, InternalError, Stopped
+from consolescrape.errors import (
+    CheckFailed,
+    ConfigError,
+    ConsolescrapeError,
+    ExitCode,
+    InternalError,
+    Stopped,
+)
 
 if TYPE_CHECKING:
     from consolescrape.config import Settings
@@ -121,7 +128,6 @@ def _outcome(
 
 def _load_settings(common: Common, flags: dict[str, Any], checking: bool) -> Settings:
     from consolescrape import config
-    from consolescrape.errors import CheckFailed, ConfigError
 
     try:
         return config.load({"home": common.home, **flags}, env_file=common.env_file)

@@ -240,6 +240,20 @@ def sync_env(receiver: ScriptedReceiver, **extra: str) -> dict[str, str]:
     }
 
 
+def via_typer(*args: str, env: dict[str, str] | None = None) -> Result:
+    """`consolescrape *args` through typer, as an install whose script still calls `cli` runs
+    it: what the front door (`__main__`) answers must be the same this way."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from consolescrape.cli import main; main()", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
 def write_snapshot(path: Path, doc: dict[str, Any] | None = None, **changes: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**(doc or SAMPLE), **changes}))

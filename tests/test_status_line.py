@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CLI, Spawn
+from conftest import CLI, Spawn, via_typer
 from test_status import record_failure
 
 from consolescrape import model, store
@@ -314,15 +314,9 @@ def test_typer_gives_the_same_line_as_the_front_door(cli: CLI, home: Path) -> No
     """An install whose script still calls consolescrape.cli (and every case the front door
     leaves to typer) prints the same line."""
     save(home, usage(age=timedelta(minutes=25, seconds=10)))
-    via_typer = subprocess.run(
-        [sys.executable, "-c", "from consolescrape.cli import main; main()", "status", "--line"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert via_typer.returncode == 0, via_typer.stderr
-    assert via_typer.stdout == line(cli) + "\n" == f"{LINE} (stale 25m)\n"
+    typed = via_typer("status", "--line")
+    assert typed.code == 0, typed.stderr
+    assert typed.stdout == line(cli) + "\n" == f"{LINE} (stale 25m)\n"
 
 
 def test_the_installed_script_answers_the_line(home: Path) -> None:

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import CLI, SAMPLE, SECRET_KEY, file_mode, sync_env, write_snapshot
+from conftest import CLI, SAMPLE, SECRET_KEY, file_mode, sync_env, via_typer, write_snapshot
 from support.receiver import Fault, ScriptedReceiver
 
 from consolescrape import model, store
@@ -651,19 +651,6 @@ def test_a_refused_snapshot_is_counted_the_same_by_sync_and_by_sync_file(
 # --- the front door: `sync` is answered before typer is imported -----------------------------
 
 
-def via_typer(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    """`consolescrape *args` through typer, as an install whose script calls `cli` runs it."""
-    done = subprocess.run(
-        [sys.executable, "-c", "from consolescrape.cli import main; main()", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
-
-
 def untimed(stream: str) -> str:
     """Messages without their leading timestamps (two runs a second apart say the same)."""
     return re.sub(r"(?m)^\d{4}-\d\d-\d\dT\S+ ", "", stream)
@@ -683,22 +670,18 @@ def test_typer_gives_the_same_answer_as_the_front_door(
     if case == "an invalid file":
         data.write_text('{"currentSession": 47}')
     args = ["sync", "--json"] if case == "drains" else ["sync", "--file", str(data), "--json"]
-    answers: list[tuple[int, str, str]] = []
-    for door in (cli, via_typer):
-        if case == "drains":
-            queue(home, 1, start=len(answers))
-        if door is cli:
-            result = cli(*args, env=env)
-            answers.append((result.code, result.stdout, result.stderr))
-        else:
-            answers.append(via_typer(*args, env=env))
-    (front, typed) = answers
-    assert front[0] == typed[0] == code, (front, typed)
-    front_doc, typed_doc = json.loads(front[1]), json.loads(typed[1])
+    if case == "drains":
+        queue(home, 1)
+    front = cli(*args, env=env)
+    if case == "drains":
+        queue(home, 1, start=1)
+    typed = via_typer(*args, env=env)
+    assert front.code == typed.code == code, (front, typed)
+    front_doc, typed_doc = front.json, typed.json
     for doc in (front_doc, typed_doc):
         (doc.get("sync") or {}).pop("seconds", None)
     assert front_doc == typed_doc
-    assert untimed(front[2]) == untimed(typed[2])
+    assert untimed(front.stderr) == untimed(typed.stderr)
 
 
 def test_sync_imports_no_command_layer(
