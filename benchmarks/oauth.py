@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from report import ROOT, Row, child_env, print_table, ratio_row, save_and_judge
@@ -34,7 +33,7 @@ from consolescrape.demo.site import StandIn
 sys.path.insert(0, str(ROOT / "tests"))
 
 from cli_login import log_in
-from support.oauth import BETA, OAuthStandIn
+from support.oauth import BETA, OAuthStandIn, credentials_doc, write_credentials
 
 PY = sys.executable
 SESSION = "bench-session"
@@ -78,15 +77,6 @@ def tree_timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float
     return elapsed, max(peak, usage.ru_maxrss)
 
 
-def credentials(directory: Path) -> None:
-    directory.mkdir(parents=True)
-    expires = datetime.now(UTC) + timedelta(hours=5)
-    doc = {"claudeAiOauth": {"accessToken": ACCESS, "expiresAt": int(expires.timestamp() * 1000)}}
-    path = directory / ".credentials.json"
-    path.write_text(json.dumps(doc))
-    path.chmod(0o600)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -103,7 +93,7 @@ def main() -> None:
     ):
         home = Path(temp) / "home"
         claude = Path(temp) / "claude"
-        credentials(claude)
+        write_credentials(claude, credentials_doc(ACCESS))
         env = {
             "CONSOLESCRAPE_HOME": str(home),
             "CLAUDE_SYNC_API_KEY": "",

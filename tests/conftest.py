@@ -1,5 +1,5 @@
-"""Shared fixtures: a hermetic home, the real test receiver, the real CLI in a subprocess, and
-the stand-in site with a profile logged in to it."""
+"""Shared fixtures: a hermetic home, the real test receiver, the real CLI in a subprocess, the
+stand-in site with a profile logged in to it, and a read without a browser (the oauth source)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import inprocess
 import pytest
 from cli_login import login_command
 from shared_chrome import shared_chrome as shared_chrome
+from support.oauth import TOKEN, OAuthStandIn, write_credentials
 from support.receiver import ScriptedReceiver
 from support.site import TroubledSite
 
@@ -150,6 +151,49 @@ def profile(logged_in_profile: Path, tmp_path_factory: pytest.TempPathFactory) -
         logged_in_profile, path, symlinks=True, ignore=shutil.ignore_patterns("Singleton*")
     )
     return path
+
+
+#: Where no browser is: a run that started one would fail saying so.
+NO_BROWSER = "/nonexistent/consolescrape-test/chrome"
+
+
+def oauth_settings(user_home: Path, endpoint: OAuthStandIn) -> dict[str, str]:
+    """The oauth source against `endpoint`, with Claude Code's files under `user_home` (the
+    command's HOME) and no browser that could start."""
+    return {
+        "HOME": str(user_home),
+        "CLAUDE_CONFIG_DIR": str(user_home / ".claude"),
+        "CONSOLESCRAPE_SOURCE": "oauth",
+        "CONSOLESCRAPE_OAUTH_URL": endpoint.url,
+        "CONSOLESCRAPE_CHROME_BINARY": NO_BROWSER,
+        "CONSOLESCRAPE_CHROMEDRIVER": NO_BROWSER + "driver",
+    }
+
+
+@pytest.fixture
+def oauth_endpoint() -> Iterator[OAuthStandIn]:
+    """The loopback stand-in of Claude Code's usage endpoint; it accepts the token that
+    `oauth_env` (and support.oauth.write_credentials) holds."""
+    with OAuthStandIn(TOKEN) as server:
+        yield server
+    # Nothing but the usage endpoint is ever asked: no token refresh, no other path.
+    assert all(seen == "GET /api/oauth/usage" for seen in server.requests), server.requests
+
+
+@pytest.fixture
+def oauth_env(tmp_path: Path, oauth_endpoint: OAuthStandIn) -> dict[str, str]:
+    """Settings for a run that reads without a browser: a valid token → one GET of
+    `oauth_endpoint`, whose answer a test sets with `oauth_endpoint.configure(body=...)`.
+
+    Whatever read it, a snapshot goes the same way through a run: saved, queued, sent, added
+    to the history, alerted on, written to the metrics, recorded, and stopped by a signal at
+    any of those steps. The tests of those steps read this way, at a third of the cost of a
+    browser run. What only a browser shows (the page, its launch, deadline and tear-down, the
+    processes on the profile) is tested with one: test_browser, test_run, test_soak and more.
+    """
+    user_home = tmp_path / "claude-user"
+    write_credentials(user_home / ".claude")
+    return oauth_settings(user_home, oauth_endpoint)
 
 
 CLI = Callable[..., Result]

@@ -1,9 +1,11 @@
 """Helpers for tests that hold a real `consolescrape run` at one of its steps and signal it: a
-notifier that reports itself and can hang, a server that never answers, process look-ups."""
+notifier that reports itself and can hang, a server that never answers, process and lock
+look-ups."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -113,15 +115,27 @@ def started_for(home: Path) -> list[int]:
     return found
 
 
-def assert_nothing_left(home: Path, profile: Path) -> None:
+def assert_nothing_left(home: Path, profile: Path | None = None) -> None:
     """No process a run of `home` started is alive, nor anything on `profile` (a test's own
     clean-up ends what a failed test left first)."""
     left = started_for(home)
     kill_all(left)
     assert left == [], "a process started by a run outlived the test"
+    if profile is None:
+        return
     on_profile = [pid for pid in processes_mentioning(profile) if alive(pid)]
     kill_all(on_profile)
     assert on_profile == [], "a Chrome or chromedriver outlived the command"
+
+
+def lock_is_free(path: Path) -> bool:
+    """Whether nobody holds the lock on `path` (a run's run.lock)."""
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
 
 
 def kill_all(pids: list[int]) -> None:

@@ -1,5 +1,6 @@
-"""History, alerts and metrics through real runs: the real CLI, headless Chromium, the stand-in
-site with changing percentages, a real alert command that records its stdin."""
+"""History, alerts and metrics through real runs: the real CLI reading changing percentages
+without a browser (conftest.oauth_env: what a run does with a snapshot is the same whichever
+source read it), the real receiver, a real alert command that records its stdin."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import CLI, file_mode, metric_samples, processes_mentioning, sync_env
+from conftest import CLI, file_mode, metric_samples, sync_env
+from support.oauth import OAuthStandIn
 from support.receiver import ScriptedReceiver
-from support.site import StandIn
 
 from consolescrape import history
 
@@ -40,23 +41,19 @@ sys.exit(int(os.environ.get("ALERT_EXIT", "0")))
 
 
 @pytest.fixture
-def env(site: StandIn, profile: Path, home: Path, tmp_path: Path) -> Iterator[dict[str, str]]:
+def env(oauth_env: dict[str, str], home: Path, tmp_path: Path) -> dict[str, str]:
     notifier = tmp_path / "notify.py"
     notifier.write_text(f"#!{sys.executable}\n{NOTIFIER}")
     notifier.chmod(0o755)
     (tmp_path / "metrics").mkdir()  # node_exporter's textfile directory exists before us
-    site.reset()
-    yield {
-        "CONSOLESCRAPE_USAGE_URL": site.url,
-        "CONSOLESCRAPE_PROFILE_DIR": str(profile),
+    return {
+        **oauth_env,
         "CONSOLESCRAPE_TIMEOUT": "30",
         "CONSOLESCRAPE_ALERT_AT": "80,100",
         "CONSOLESCRAPE_ALERT_COMMAND": f"{notifier} --from-consolescrape",
         "CONSOLESCRAPE_METRICS_FILE": str(tmp_path / "metrics" / "consolescrape.prom"),
         "ALERT_LOG": str(tmp_path / "alerts.log"),
     }
-    site.reset()
-    assert processes_mentioning(profile) == [], "a Chrome or chromedriver outlived the command"
 
 
 def usage(session: float, resets_at: datetime) -> dict[str, object]:
@@ -81,7 +78,11 @@ def metrics(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_crossings_alert_once_re_arm_after_a_reset_and_feed_history_and_metrics(
-    cli: CLI, env: dict[str, str], site: StandIn, home: Path, receiver: ScriptedReceiver
+    cli: CLI,
+    env: dict[str, str],
+    oauth_endpoint: OAuthStandIn,
+    home: Path,
+    receiver: ScriptedReceiver,
 ) -> None:
     first = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
     second = first + timedelta(hours=5)
@@ -92,7 +93,7 @@ def test_crossings_alert_once_re_arm_after_a_reset_and_feed_history_and_metrics(
     run_env = {**env, **sync_env(receiver)}
     outputs = []
     for percent, resets_at in steps:
-        site.set_api(usage(percent, resets_at))
+        oauth_endpoint.configure(body=usage(percent, resets_at))
         result = cli("run", env=run_env)
         assert result.code == 0, result.stderr
         outputs.append(result.stderr)
@@ -127,7 +128,7 @@ def test_crossings_alert_once_re_arm_after_a_reset_and_feed_history_and_metrics(
     )
     assert resend.code == 0 and len(alerts_sent(env)) == 4
 
-    site.configure(bot_check=True)
+    oauth_endpoint.configure(body=b"<html>not the usage</html>")
     assert cli("run", env=run_env).code == 4
     found = metrics(env)
     assert found["consolescrape_last_run_exit_code"] == "4"
@@ -135,9 +136,9 @@ def test_crossings_alert_once_re_arm_after_a_reset_and_feed_history_and_metrics(
 
 
 def test_a_failing_alert_command_is_one_warning_and_the_run_still_succeeds(
-    cli: CLI, env: dict[str, str], site: StandIn, home: Path
+    cli: CLI, env: dict[str, str], oauth_endpoint: OAuthStandIn, home: Path
 ) -> None:
-    site.set_api(usage(90, datetime.now(UTC) + timedelta(hours=2)))
+    oauth_endpoint.configure(body=usage(90, datetime.now(UTC) + timedelta(hours=2)))
     result = cli("run", "--json", env={**env, "ALERT_EXIT": "3"})
     assert result.code == 0 and result.json["ok"] is True
     assert "alert command notify.py exited 3" in result.stderr
@@ -145,12 +146,12 @@ def test_a_failing_alert_command_is_one_warning_and_the_run_still_succeeds(
 
 
 def test_an_alert_script_with_crlf_line_endings_is_named_as_such(
-    cli: CLI, env: dict[str, str], site: StandIn, tmp_path: Path
+    cli: CLI, env: dict[str, str], oauth_endpoint: OAuthStandIn, tmp_path: Path
 ) -> None:
     script = tmp_path / "notify-from-windows.sh"
     script.write_bytes(b"#!/bin/sh\r\ncat > /dev/null\r\n")
     script.chmod(0o755)
-    site.set_api(usage(90, datetime.now(UTC) + timedelta(hours=2)))
+    oauth_endpoint.configure(body=usage(90, datetime.now(UTC) + timedelta(hours=2)))
     result = cli("run", env={**env, "CONSOLESCRAPE_ALERT_COMMAND": str(script)})
     assert result.code == 0, result.stderr
     [line] = [line for line in result.stderr.splitlines() if "could not start" in line]
@@ -159,9 +160,9 @@ def test_an_alert_script_with_crlf_line_endings_is_named_as_such(
 
 
 def test_a_run_killed_after_recording_an_alert_never_sends_it_twice(
-    cli: CLI, env: dict[str, str], site: StandIn, home: Path
+    cli: CLI, env: dict[str, str], oauth_endpoint: OAuthStandIn, home: Path
 ) -> None:
-    site.set_api(usage(85, datetime.now(UTC) + timedelta(hours=2)))
+    oauth_endpoint.configure(body=usage(85, datetime.now(UTC) + timedelta(hours=2)))
     proc = subprocess.Popen(
         [sys.executable, "-m", "consolescrape", "run"],
         env={**os.environ, **env, "ALERT_SLEEP": "30"},
@@ -219,7 +220,7 @@ def read_only(path: Path) -> Iterator[None]:
 def test_a_broken_history_never_fails_a_run(
     cli: CLI,
     env: dict[str, str],
-    site: StandIn,
+    oauth_endpoint: OAuthStandIn,
     home: Path,
     receiver: ScriptedReceiver,
     fault: str,
@@ -245,7 +246,7 @@ def test_a_broken_history_never_fails_a_run(
         os.mkfifo(path)
     else:
         (home / "history.db-shm").mkdir()
-    site.set_api(usage(90, datetime.now(UTC) + timedelta(hours=2)))
+    oauth_endpoint.configure(body=usage(90, datetime.now(UTC) + timedelta(hours=2)))
     with guard:
         result = cli("run", env={**env, **sync_env(receiver)})
         doctor = cli("doctor", env=env)

@@ -18,14 +18,23 @@ from typing import Any
 import pytest
 from conftest import (
     CLI,
+    NO_BROWSER,
     Result,
     Spawn,
     metric_samples,
+    oauth_settings,
     processes_mentioning,
     sync_env,
     write_snapshot,
 )
-from support.oauth import OAuthStandIn, error_body
+from support.oauth import (
+    REFRESH,
+    TOKEN,
+    OAuthStandIn,
+    credentials_doc,
+    error_body,
+    write_credentials,
+)
 from support.receiver import ScriptedReceiver
 from support.site import StandIn
 
@@ -36,37 +45,7 @@ from consolescrape.oauth import client, credentials
 # Views, parsing and JSON run in this process; run, sync and login in their own (inprocess.py).
 pytestmark = pytest.mark.inprocess
 
-#: Claude Code's access token in the fake credentials; asserted absent from every output and file.
-TOKEN = "sk-ant-oat01-test-oauth-access-token-never-print-5Xq"
-#: Its refresh token: never used, never sent, never shown.
-REFRESH = "sk-ant-ort01-test-refresh-token-never-used-8Kd"
 REFRESH_ADVICE = "open Claude Code (or run `claude`) once to refresh its login"
-NOWHERE = "/nonexistent/consolescrape-test/chrome"
-
-
-def credentials_doc(
-    token: str = TOKEN,
-    expires_in: timedelta = timedelta(hours=5),
-    scopes: tuple[str, ...] = ("user:inference", "user:profile"),
-) -> dict[str, Any]:
-    expires = datetime.now(UTC) + expires_in
-    return {
-        "claudeAiOauth": {
-            "accessToken": token,
-            "refreshToken": REFRESH,
-            "expiresAt": int(expires.timestamp() * 1000),
-            "scopes": list(scopes),
-            "subscriptionType": "max",
-        }
-    }
-
-
-def write_credentials(directory: Path, doc: dict[str, Any] | None = None) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / ".credentials.json"
-    path.write_text(json.dumps(doc or credentials_doc()))
-    path.chmod(0o600)
-    return path
 
 
 @pytest.fixture
@@ -86,24 +65,8 @@ def creds(user_home: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def endpoint() -> Iterator[OAuthStandIn]:
-    with OAuthStandIn(TOKEN) as server:
-        yield server
-    # Nothing but the usage endpoint is ever asked: no token refresh, no other path.
-    assert all(seen == "GET /api/oauth/usage" for seen in server.requests), server.requests
-
-
-@pytest.fixture
-def env(user_home: Path, endpoint: OAuthStandIn) -> dict[str, str]:
-    """The oauth source against the stand-in, with no browser that could start."""
-    return {
-        "HOME": str(user_home),
-        "CLAUDE_CONFIG_DIR": str(user_home / ".claude"),
-        "CONSOLESCRAPE_SOURCE": "oauth",
-        "CONSOLESCRAPE_OAUTH_URL": endpoint.url,
-        "CONSOLESCRAPE_CHROME_BINARY": NOWHERE,
-        "CONSOLESCRAPE_CHROMEDRIVER": NOWHERE + "driver",
-    }
+def env(user_home: Path, oauth_endpoint: OAuthStandIn) -> dict[str, str]:
+    return oauth_settings(user_home, oauth_endpoint)
 
 
 def assert_token_nowhere(result: Result, *roots: Path, skip: Path | None = None) -> None:
@@ -124,7 +87,7 @@ def test_oauth_run_without_any_browser_saves_queues_syncs_and_tracks(
     cli: CLI,
     env: dict[str, str],
     creds: Path,
-    endpoint: OAuthStandIn,
+    oauth_endpoint: OAuthStandIn,
     receiver: ScriptedReceiver,
     home: Path,
     tmp_path: Path,
@@ -145,7 +108,7 @@ def test_oauth_run_without_any_browser_saves_queues_syncs_and_tracks(
     }
     result = cli("run", "--json", "--verbose", env={**env, **sync_env(receiver), **extra})
     assert result.code == 0, result.stderr
-    assert endpoint.calls == 1 and endpoint.user_agents[0].startswith("consolescrape/")
+    assert oauth_endpoint.calls == 1 and oauth_endpoint.user_agents[0].startswith("consolescrape/")
     saved = json.loads((home / "usage-data.json").read_text())
     assert (saved["via"], saved["source"], saved["isPartial"]) == ("oauth", "api", False)
     assert saved["currentSession"]["percentageUsed"] == 23
@@ -178,7 +141,7 @@ def test_oauth_run_without_any_browser_saves_queues_syncs_and_tracks(
 
 
 def test_oauth_run_imports_no_selenium_and_no_browser_code(
-    cli: CLI, env: dict[str, str], creds: Path, endpoint: OAuthStandIn
+    cli: CLI, env: dict[str, str], creds: Path, oauth_endpoint: OAuthStandIn
 ) -> None:
     result = cli("run", "--no-sync", env={**env, "PYTHONPROFILEIMPORTTIME": "1"})
     assert result.code == 0, result.stderr
@@ -192,7 +155,7 @@ def test_oauth_run_imports_no_selenium_and_no_browser_code(
 
 
 def test_run_source_flag_beats_the_variable(
-    cli: CLI, env: dict[str, str], creds: Path, endpoint: OAuthStandIn, home: Path
+    cli: CLI, env: dict[str, str], creds: Path, oauth_endpoint: OAuthStandIn, home: Path
 ) -> None:
     result = cli("run", "--source", "oauth", env={**env, "CONSOLESCRAPE_SOURCE": "browser"})
     assert result.code == 0, result.stderr
@@ -202,16 +165,16 @@ def test_run_source_flag_beats_the_variable(
 
 
 def test_credentials_under_home_are_read_without_claude_config_dir(
-    cli: CLI, env: dict[str, str], creds: Path, endpoint: OAuthStandIn
+    cli: CLI, env: dict[str, str], creds: Path, oauth_endpoint: OAuthStandIn
 ) -> None:
     del env["CLAUDE_CONFIG_DIR"]
     result = cli("run", "--verbose", env=env)
     assert result.code == 0, result.stderr
-    assert f"token from {creds}" in result.stderr and endpoint.calls == 1
+    assert f"token from {creds}" in result.stderr and oauth_endpoint.calls == 1
 
 
 def test_expired_token_is_exit_3_never_refreshed_and_keeps_the_data(
-    cli: CLI, env: dict[str, str], user_home: Path, endpoint: OAuthStandIn, home: Path
+    cli: CLI, env: dict[str, str], user_home: Path, oauth_endpoint: OAuthStandIn, home: Path
 ) -> None:
     path = write_credentials(
         user_home / ".claude", credentials_doc(expires_in=-timedelta(hours=2, minutes=5))
@@ -221,7 +184,7 @@ def test_expired_token_is_exit_3_never_refreshed_and_keeps_the_data(
     result = cli("run", env=env)
     assert result.code == ExitCode.LOGGED_OUT
     assert "expired 2 hr 5 min ago" in result.stderr and REFRESH_ADVICE in result.stderr
-    assert endpoint.requests == [], "an expired token is not even tried"
+    assert oauth_endpoint.requests == [], "an expired token is not even tried"
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
     assert (home / "usage-data.json").read_bytes() == old
     state = json.loads((home / "state.json").read_text())
@@ -230,7 +193,7 @@ def test_expired_token_is_exit_3_never_refreshed_and_keeps_the_data(
 
 
 def test_a_401_is_like_an_expired_token(
-    cli: CLI, env: dict[str, str], user_home: Path, endpoint: OAuthStandIn, home: Path
+    cli: CLI, env: dict[str, str], user_home: Path, oauth_endpoint: OAuthStandIn, home: Path
 ) -> None:
     # The file holds a token the endpoint does not accept (revoked, or refreshed elsewhere).
     stale = TOKEN + "-revoked"
@@ -239,7 +202,7 @@ def test_a_401_is_like_an_expired_token(
     assert result.code == ExitCode.LOGGED_OUT
     assert "HTTP 401" in result.stderr and REFRESH_ADVICE in result.stderr
     assert result.json["error"]["advice"] == REFRESH_ADVICE
-    assert endpoint.calls == 0 and endpoint.requests == ["GET /api/oauth/usage"]
+    assert oauth_endpoint.calls == 0 and oauth_endpoint.requests == ["GET /api/oauth/usage"]
     assert stale not in result.stdout + result.stderr
     assert not (home / "usage-data.json").exists()
     assert stale.encode() not in (home / "state.json").read_bytes()
@@ -247,9 +210,9 @@ def test_a_401_is_like_an_expired_token(
 
 
 def test_a_setup_token_without_the_profile_scope_is_told_what_to_use(
-    cli: CLI, env: dict[str, str], creds: Path, endpoint: OAuthStandIn
+    cli: CLI, env: dict[str, str], creds: Path, oauth_endpoint: OAuthStandIn
 ) -> None:
-    endpoint.configure(
+    oauth_endpoint.configure(
         status=403,
         body=error_body(
             "permission_error", "OAuth token does not meet scope requirement user:profile"
@@ -262,12 +225,12 @@ def test_a_setup_token_without_the_profile_scope_is_told_what_to_use(
 
 
 def test_scopes_in_the_file_without_user_profile_are_not_even_sent(
-    cli: CLI, env: dict[str, str], user_home: Path, endpoint: OAuthStandIn
+    cli: CLI, env: dict[str, str], user_home: Path, oauth_endpoint: OAuthStandIn
 ) -> None:
     write_credentials(user_home / ".claude", credentials_doc(scopes=("user:inference",)))
     result = cli("run", env=env)
     assert result.code == ExitCode.LOGGED_OUT and "claude setup-token" in result.stderr
-    assert endpoint.requests == []
+    assert oauth_endpoint.requests == []
 
 
 @pytest.mark.parametrize(
@@ -282,24 +245,24 @@ def test_a_busy_endpoint_is_exit_5_in_one_line_keeping_the_data(
     cli: CLI,
     env: dict[str, str],
     creds: Path,
-    endpoint: OAuthStandIn,
+    oauth_endpoint: OAuthStandIn,
     home: Path,
     status: int,
     headers: dict[str, str],
     said: str,
 ) -> None:
-    endpoint.configure(status=status, headers=headers, body=error_body("api_error", "busy"))
+    oauth_endpoint.configure(status=status, headers=headers, body=error_body("api_error", "busy"))
     old = write_snapshot(home / "usage-data.json").read_bytes()
     result = cli("run", env=env)
     assert result.code == ExitCode.SYNC_PENDING
     assert said in result.stderr and "the next run tries again" in result.stderr
     assert len([line for line in result.stderr.splitlines() if "error:" in line]) == 1
     assert (home / "usage-data.json").read_bytes() == old
-    assert not (home / "debug").exists() and endpoint.calls == 1
+    assert not (home / "debug").exists() and oauth_endpoint.calls == 1
 
 
 def test_an_unreachable_endpoint_is_exit_5(
-    cli: CLI, env: dict[str, str], creds: Path, endpoint: OAuthStandIn
+    cli: CLI, env: dict[str, str], creds: Path, oauth_endpoint: OAuthStandIn
 ) -> None:
     env["CONSOLESCRAPE_OAUTH_URL"] = "http://127.0.0.1:9/api/oauth/usage"
     result = cli("run", env=env)
@@ -310,9 +273,9 @@ def test_an_unreachable_endpoint_is_exit_5(
 
 
 def test_a_hanging_endpoint_ends_within_the_browser_phase_budget(
-    cli: CLI, env: dict[str, str], creds: Path, endpoint: OAuthStandIn
+    cli: CLI, env: dict[str, str], creds: Path, oauth_endpoint: OAuthStandIn
 ) -> None:
-    endpoint.configure(hang=60)
+    oauth_endpoint.configure(hang=60)
     started = time.monotonic()
     result = cli("run", env={**env, "CONSOLESCRAPE_TIMEOUT": "2"})
     elapsed = time.monotonic() - started
@@ -322,15 +285,15 @@ def test_a_hanging_endpoint_ends_within_the_browser_phase_budget(
 
 
 def test_sigterm_during_the_get_ends_like_any_failure_and_keeps_the_data(
-    spawn: Spawn, env: dict[str, str], creds: Path, endpoint: OAuthStandIn, home: Path
+    spawn: Spawn, env: dict[str, str], creds: Path, oauth_endpoint: OAuthStandIn, home: Path
 ) -> None:
-    endpoint.configure(hang=60)
+    oauth_endpoint.configure(hang=60)
     old = write_snapshot(home / "usage-data.json").read_bytes()
     proc = spawn("run", "--json", "--timeout", "30", env=env, stdout=subprocess.PIPE)
     deadline = time.monotonic() + 30
-    while endpoint.calls == 0 and time.monotonic() < deadline and proc.poll() is None:
+    while oauth_endpoint.calls == 0 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    assert endpoint.calls == 1, "the request never arrived"
+    assert oauth_endpoint.calls == 1, "the request never arrived"
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
@@ -341,35 +304,35 @@ def test_sigterm_during_the_get_ends_like_any_failure_and_keeps_the_data(
 
 
 def test_an_oversized_or_unreadable_answer_is_exit_4(
-    cli: CLI, env: dict[str, str], creds: Path, endpoint: OAuthStandIn, home: Path
+    cli: CLI, env: dict[str, str], creds: Path, oauth_endpoint: OAuthStandIn, home: Path
 ) -> None:
     padding = "x" * (200 * 1024)
-    endpoint.configure(body=json.dumps({"five_hour": None, "pad": padding}).encode())
+    oauth_endpoint.configure(body=json.dumps({"five_hour": None, "pad": padding}).encode())
     result = cli("run", env=env)
     assert result.code == ExitCode.SCRAPE_FAILED and "not JSON" in result.stderr
-    endpoint.configure(body={"tangelo": None, "extra_usage": None})
+    oauth_endpoint.configure(body={"tangelo": None, "extra_usage": None})
     result = cli("run", env=env)
     assert result.code == ExitCode.SCRAPE_FAILED and "no limit we can read" in result.stderr
     assert not (home / "usage-data.json").exists()
 
 
 def test_a_redirect_is_not_followed_and_is_a_configuration_error(
-    cli: CLI, env: dict[str, str], creds: Path, endpoint: OAuthStandIn
+    cli: CLI, env: dict[str, str], creds: Path, oauth_endpoint: OAuthStandIn
 ) -> None:
-    target = endpoint.base_url + "/api/oauth/usage?moved=1"
-    endpoint.configure(status=302, headers={"Location": target}, body=b"")
+    target = oauth_endpoint.base_url + "/api/oauth/usage?moved=1"
+    oauth_endpoint.configure(status=302, headers={"Location": target}, body=b"")
     result = cli("run", env=env)
     assert result.code == ExitCode.CONFIG and "CONSOLESCRAPE_OAUTH_URL" in result.stderr
-    assert endpoint.requests == ["GET /api/oauth/usage"], "the Location was never asked"
+    assert oauth_endpoint.requests == ["GET /api/oauth/usage"], "the Location was never asked"
 
 
 def test_no_credentials_is_exit_3_naming_where_it_looked(
-    cli: CLI, env: dict[str, str], user_home: Path, endpoint: OAuthStandIn
+    cli: CLI, env: dict[str, str], user_home: Path, oauth_endpoint: OAuthStandIn
 ) -> None:
     result = cli("run", env=env)
     assert result.code == ExitCode.LOGGED_OUT
     assert str(user_home / ".claude" / ".credentials.json") in result.stderr
-    assert "/login" in result.stderr and endpoint.requests == []
+    assert "/login" in result.stderr and oauth_endpoint.requests == []
 
 
 @pytest.mark.parametrize(
@@ -403,7 +366,7 @@ def auto_env(
 
 
 def test_auto_with_an_expired_token_reads_the_site_in_the_browser(
-    cli: CLI, auto_env: dict[str, str], user_home: Path, endpoint: OAuthStandIn, home: Path
+    cli: CLI, auto_env: dict[str, str], user_home: Path, oauth_endpoint: OAuthStandIn, home: Path
 ) -> None:
     path = write_credentials(user_home / ".claude", credentials_doc(expires_in=-timedelta(hours=1)))
     before = path.read_bytes(), path.stat().st_mtime_ns
@@ -414,7 +377,7 @@ def test_auto_with_an_expired_token_reads_the_site_in_the_browser(
     saved = json.loads((home / "usage-data.json").read_text())
     assert (saved["via"], saved["source"]) == ("browser", "page")
     assert saved["currentSession"]["percentageUsed"] == 47
-    assert endpoint.requests == []
+    assert oauth_endpoint.requests == []
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
     assert "from the page" in cli("status", env=auto_env).stdout
 
@@ -423,30 +386,30 @@ def test_auto_falls_back_when_the_endpoint_is_busy(
     cli: CLI,
     auto_env: dict[str, str],
     creds: Path,
-    endpoint: OAuthStandIn,
+    oauth_endpoint: OAuthStandIn,
     site: StandIn,
     home: Path,
 ) -> None:
-    endpoint.configure(status=503, body=b"<html>upstream trouble</html>")
+    oauth_endpoint.configure(status=503, body=b"<html>upstream trouble</html>")
     result = cli("run", env=auto_env)
     assert result.code == 0, result.stderr
     assert "oauth source not used: busy (HTTP 503)" in result.stderr
     assert json.loads((home / "usage-data.json").read_text())["via"] == "browser"
-    assert endpoint.calls == 1 and site.requests
+    assert oauth_endpoint.calls == 1 and site.requests
 
 
 def test_auto_with_a_usable_token_starts_no_browser(
     cli: CLI,
     auto_env: dict[str, str],
     creds: Path,
-    endpoint: OAuthStandIn,
+    oauth_endpoint: OAuthStandIn,
     site: StandIn,
     home: Path,
 ) -> None:
-    result = cli("run", env={**auto_env, "CONSOLESCRAPE_CHROME_BINARY": NOWHERE})
+    result = cli("run", env={**auto_env, "CONSOLESCRAPE_CHROME_BINARY": NO_BROWSER})
     assert result.code == 0, result.stderr
     assert json.loads((home / "usage-data.json").read_text())["via"] == "oauth"
-    assert endpoint.calls == 1 and site.requests == []
+    assert oauth_endpoint.calls == 1 and site.requests == []
     assert "oauth source not used" not in result.stderr
 
 
@@ -454,19 +417,23 @@ def test_auto_with_a_usable_token_starts_no_browser(
 
 
 def test_doctor_reports_the_token_and_asks_the_endpoint_once_online(
-    cli: CLI, env: dict[str, str], creds: Path, endpoint: OAuthStandIn, receiver: ScriptedReceiver
+    cli: CLI,
+    env: dict[str, str],
+    creds: Path,
+    oauth_endpoint: OAuthStandIn,
+    receiver: ScriptedReceiver,
 ) -> None:
     doctor_env = {**env, **sync_env(receiver)}
     result = cli("doctor", env=doctor_env)
     assert result.code == 0, result.stderr
     assert f"✓ oauth token: found in {creds} (expires in 5.0 hours)" in result.stdout
     assert "! browser" in result.stdout, "no browser is needed for the oauth source"
-    assert endpoint.calls == 0
+    assert oauth_endpoint.calls == 0
     online = cli("doctor", "--online", "--json", env=doctor_env)
     assert online.code == 0, online.stderr
     [check] = [c for c in online.json["data"]["checks"] if c["check"] == "oauth endpoint"]
     assert check["ok"] and "session 23%" in check["detail"]
-    assert endpoint.calls == 1
+    assert oauth_endpoint.calls == 1
     assert_token_nowhere(result)
     assert_token_nowhere(online)
 

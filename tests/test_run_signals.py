@@ -1,6 +1,10 @@
 """A real `consolescrape run` held at each step after its save (the history write, the POST,
 the alert commands, the health ping) and stopped there by SIGTERM or SIGKILL: the snapshot is
-queued or delivered, the next run delivers it once and in order, and nothing of ours is left."""
+queued or delivered, the next run delivers it once and in order, and nothing of ours is left.
+
+The runs read without a browser (conftest.oauth_env): by the save, a browser run's browser has
+already quit, and what follows is the same. A signal in the browser phase: tests/test_run.py;
+kill -9 at any moment of browser runs: tests/test_soak.py."""
 
 from __future__ import annotations
 
@@ -21,8 +25,8 @@ from runs import (
     start_run,
     wait_until,
 )
+from support.oauth import OAuthStandIn
 from support.receiver import Fault, ScriptedReceiver
-from support.site import StandIn
 
 
 def usage(session: float) -> dict[str, object]:
@@ -38,14 +42,16 @@ def usage(session: float) -> dict[str, object]:
 
 @pytest.fixture
 def env(
-    site: StandIn, profile: Path, home: Path, tmp_path: Path, receiver: ScriptedReceiver
+    oauth_env: dict[str, str],
+    oauth_endpoint: OAuthStandIn,
+    home: Path,
+    tmp_path: Path,
+    receiver: ScriptedReceiver,
 ) -> Iterator[dict[str, str]]:
     (tmp_path / "metrics").mkdir()
-    site.reset()
-    site.set_api(usage(90))
+    oauth_endpoint.configure(body=usage(90))
     yield {
-        "CONSOLESCRAPE_USAGE_URL": site.url,
-        "CONSOLESCRAPE_PROFILE_DIR": str(profile),
+        **oauth_env,
         "CONSOLESCRAPE_TIMEOUT": "30",
         "CONSOLESCRAPE_ALERT_AT": "80",
         "CONSOLESCRAPE_ALERT_COMMAND": str(notifier(tmp_path / "notify.py")),
@@ -53,8 +59,7 @@ def env(
         "ALERT_LOG": str(tmp_path / "alerts.log"),
         **sync_env(receiver, CLAUDE_SYNC_DEADLINE="60"),
     }
-    site.reset()
-    assert_nothing_left(home, profile)
+    assert_nothing_left(home)
 
 
 def exit_code_metric(env: dict[str, str]) -> str:
@@ -81,7 +86,6 @@ STEPS = ["saved", "sync", "alerts", "ping"]
 def test_a_signal_at_any_step_after_the_save_loses_no_snapshot_and_leaves_nothing(
     env: dict[str, str],
     home: Path,
-    profile: Path,
     receiver: ScriptedReceiver,
     step: str,
     sig: signal.Signals,
@@ -131,8 +135,8 @@ def test_a_signal_at_any_step_after_the_save_loses_no_snapshot_and_leaves_nothin
     else:
         assert proc.returncode == -9
     receiver.script()
-    site_env = {**env, "ALERT_SLEEP": "0"}
-    again = start_run(site_env, "--json")
+    calm = {**env, "ALERT_SLEEP": "0"}
+    again = start_run(calm, "--json")
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     assert json.loads((home / "state.json").read_text())["run"]["exitCode"] == 0

@@ -2,7 +2,8 @@
 
 It enforces what the real one does — the bearer token and the `anthropic-beta` header — counts
 the calls it answered, and records every path anyone asked for (so a test can show that no
-token endpoint was ever called). Shared by the tests and the benchmark.
+token endpoint was ever called); and Claude Code's credentials file that holds the token.
+Shared by the tests and the benchmark.
 """
 
 from __future__ import annotations
@@ -12,12 +13,45 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from consolescrape.demo.loopback import Loopback, Reply, Request
 
 USAGE_PATH = "/api/oauth/usage"
 BETA = "oauth-2025-04-20"
+#: Claude Code's access token in the credentials written here: asserted absent from every
+#: output and file.
+TOKEN = "sk-ant-oat01-test-oauth-access-token-never-print-5Xq"
+#: Its refresh token: never used, never sent, never shown.
+REFRESH = "sk-ant-ort01-test-refresh-token-never-used-8Kd"
+
+
+def credentials_doc(
+    token: str = TOKEN,
+    expires_in: timedelta = timedelta(hours=5),
+    scopes: tuple[str, ...] = ("user:inference", "user:profile"),
+) -> dict[str, Any]:
+    """`.credentials.json` as Claude Code writes it."""
+    expires = datetime.now(UTC) + expires_in
+    return {
+        "claudeAiOauth": {
+            "accessToken": token,
+            "refreshToken": REFRESH,
+            "expiresAt": int(expires.timestamp() * 1000),
+            "scopes": list(scopes),
+            "subscriptionType": "max",
+        }
+    }
+
+
+def write_credentials(directory: Path, doc: dict[str, Any] | None = None) -> Path:
+    """`doc` (a valid one by default) as `directory`/.credentials.json, mode 0600."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / ".credentials.json"
+    path.write_text(json.dumps(doc or credentials_doc()))
+    path.chmod(0o600)
+    return path
 
 
 def usage_answer(now: datetime | None = None) -> dict[str, Any]:
