@@ -41,7 +41,7 @@ def test_a_hung_page_is_not_the_next_reads_problem(
 ) -> None:
     site.set_page(PAGES / "busy.html")  # its script never yields
     with pytest.raises((ScrapeFailed, WebDriverException)):
-        shared_chrome.read(settings(tmp_path, site, timeout=3.0), KEY)
+        shared_chrome.read(settings(tmp_path, site, timeout=1.5), KEY)
     site.reset()
     assert shared_chrome.read(settings(tmp_path, site), KEY).session is not None
 

@@ -175,7 +175,11 @@ def test_last_sync_is_the_last_delivery_and_survives_later_failures(
     assert sent.code == 0, sent.stderr
     # Then a run fails before its sync (no login), and a sync fails (server gone).
     assert cli("run", env=sync_env(receiver)).code == 3
-    down = sync_env(receiver, CLAUDE_SYNC_URL="http://127.0.0.1:9/api/claude/console-usage")
+    down = sync_env(
+        receiver,
+        CLAUDE_SYNC_URL="http://127.0.0.1:9/api/claude/console-usage",
+        CLAUDE_SYNC_DEADLINE="1",  # a refused connection is retried until the deadline
+    )
     assert cli("sync", "--file", str(home / "usage-data.json"), env=down).code == 5
     result = cli("status", "--json", env=sync_env(receiver))
     data = result.json["data"]
