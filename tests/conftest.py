@@ -4,6 +4,7 @@ stand-in site with a profile logged in to it, and a read without a browser (the 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -123,9 +124,23 @@ def site() -> Iterator[TroubledSite]:
 
 @pytest.fixture(scope="session")
 def logged_in_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A profile logged in by the real `consolescrape login`, once per test worker. The session
-    cookie is the host's (127.0.0.1, whatever the port): it logs in to every module's stand-in."""
-    path = tmp_path_factory.mktemp("logged-in") / "profile"
+    """A profile logged in by the real `consolescrape login`, once for the suite: the first test
+    worker that needs it logs in while the others wait on a lock in the directory that the
+    workers of one run share. The session cookie is the host's (127.0.0.1, whatever the port):
+    it logs in to every module's stand-in. Tests use copies of it (`profile`)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = shared / "logged-in" / "profile"
+    with open(shared / "logged-in.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = path.parent / "done"
+        if not done.exists():
+            _log_in(path)
+            done.touch()
+    return path
+
+
+def _log_in(path: Path) -> None:
     with TroubledSite(session_key=SESSION_KEY) as site:
         done = subprocess.run(
             login_command(
@@ -139,13 +154,12 @@ def logged_in_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     assert done.returncode == 0, done.stderr
     assert SESSION_KEY not in done.stdout + done.stderr
-    return path
 
 
 @pytest.fixture(scope="module")
 def profile(logged_in_profile: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A logged-in profile shared by the tests of a module (they run one at a time): a copy of
-    the worker's, so that no module sees what another left in it."""
+    the suite's, so that no module sees what another left in it."""
     path = tmp_path_factory.mktemp("module-profile") / "profile"
     shutil.copytree(
         logged_in_profile, path, symlinks=True, ignore=shutil.ignore_patterns("Singleton*")
