@@ -48,7 +48,7 @@ def _ignore(number: int, frame: object) -> None:
     """Ignore a signal in this process only (children start with the default)."""
 
 
-#: Modules whose tests take longest (a soak of 41 runs, 12 runs filling caches): started first,
+#: Modules whose tests take longest (a soak of 25 runs, 12 runs filling caches): started first,
 #: so that none of them begins when the other workers are about to run out of tests.
 LONG_FIRST = ("test_soak.py", "test_bounded.py")
 
