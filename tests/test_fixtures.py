@@ -140,6 +140,8 @@ def check_payload(item: dict[str, Any], expect: dict[str, Any], model_row: str) 
     assert model.validate_payload(payload.body) == []
     complete = "currentSession" in payload.body and "weeklyLimits" in payload.body
     assert complete is expect["payload_complete"]
+    if "hint" in expect:  # what a run prints when the model row it syncs is missing
+        assert expect["hint"] in (payload.hint or "")
     assert all(0 <= v["percentageUsed"] <= 100 for v in limits_of(payload.body).values())
 
 
