@@ -26,6 +26,7 @@ from runs import (
     started_for,
     wait_until,
 )
+from support.oauth import OAuthStandIn
 from support.receiver import ScriptedReceiver
 from support.site import StandIn
 
@@ -59,18 +60,20 @@ def every_limit_full() -> dict[str, object]:
 
 def test_hanging_alerts_and_ping_share_one_deadline_and_are_stopped_with_their_groups(
     env: dict[str, str],
-    site: StandIn,
+    oauth_env: dict[str, str],
+    oauth_endpoint: OAuthStandIn,
     home: Path,
     tmp_path: Path,
     receiver: ScriptedReceiver,
 ) -> None:
-    site.set_api(every_limit_full())
+    oauth_endpoint.configure(body=every_limit_full())  # what follows the read is the same
     log = Path(env["ALERT_LOG"])
     with Silent() as silent:
         started = time.monotonic()
         proc = start_run(
             {
                 **env,
+                **oauth_env,
                 **sync_env(receiver),
                 "CONSOLESCRAPE_ALERT_AT": "50,80,100",
                 "CONSOLESCRAPE_ALERT_COMMAND": str(notifier(tmp_path / "notify.py")),

@@ -24,6 +24,7 @@ from conftest import (
     file_mode,
     processes_mentioning,
     sync_env,
+    write_snapshot,
 )
 from runs import lock_is_free
 from support.receiver import ScriptedReceiver
@@ -131,8 +132,7 @@ def test_api_source_is_preferred_when_the_endpoint_answers(
 def test_bot_check_is_exit_4_not_a_logout_and_keeps_old_data(
     cli: CLI, env: dict[str, str], site: StandIn, home: Path
 ) -> None:
-    assert cli("run", env=env).code == 0
-    before = (home / "usage-data.json").read_bytes()
+    before = write_snapshot(home / "usage-data.json").read_bytes()  # an earlier run's
     site.configure(bot_check=True)
     result = cli("run", env=env)
     assert result.code == 4
@@ -326,8 +326,7 @@ def _name(pid: int) -> bytes:
 def test_unreachable_site_fails_fast_with_exit_4_and_keeps_old_data(
     cli: CLI, env: dict[str, str], home: Path
 ) -> None:
-    assert cli("run", env=env).code == 0
-    before = (home / "usage-data.json").read_bytes()
+    before = write_snapshot(home / "usage-data.json").read_bytes()  # an earlier run's
     result = cli("run", "--url", "http://127.0.0.1:9/settings/usage", env=env)
     assert result.code == 4
     assert "cannot reach the usage page" in result.stderr
