@@ -80,6 +80,8 @@ class PosixZone(tzinfo):
         self.start_time, self.end_time = (_span(t, 167) if t else _TWO_AM for t in times)
         for spec in dates:
             transition_day(spec, 2024)  # an impossible date fails here, not at first use
+        #: each year's transitions, worked out once (every offset asked needs them, some twice)
+        self._years: dict[int, tuple[datetime, datetime]] = {}
 
     def __repr__(self) -> str:
         return f"PosixZone({self.rule!r})"
@@ -89,12 +91,15 @@ class PosixZone(tzinfo):
     def _transitions(self, year: int) -> tuple[datetime, datetime]:
         """When DST starts and ends in `year`, as naive UTC: the start is written in standard
         time, the end in daylight time."""
+        if (known := self._years.get(year)) is not None:
+            return known
         start = datetime.combine(transition_day(self.start, year), datetime.min.time())
         end = datetime.combine(transition_day(self.end, year), datetime.min.time())
-        return (
+        self._years[year] = (
             start + self.start_time - self.std_offset,
             end + self.end_time - self.dst_offset,
         )
+        return self._years[year]
 
     def _dst_at(self, utc: datetime) -> bool:
         if self.dst_name is None:
