@@ -33,8 +33,9 @@ lint: install
 # deadline (measured: 1.1 of the 2 cores busy with two workers; four take the suite from ~255 s
 # to ~185 s here). Tests that share a machine-wide resource name an xdist_group.
 # Bytecode is written even where PYTHONDONTWRITEBYTECODE is set (into the ignored __pycache__/):
-# the suite starts ~400 processes of ours, and each would compile the package again (measured:
-# 127 s → 117 s for the suite; each worker's collection 1.7 s → 0.7 s).
+# the suite starts over a hundred interpreters of ours (the rest fork from a warm one:
+# tests/support/warm.py), and each would compile the package again (measured when all ~400 were
+# new interpreters: 127 s → 117 s for the suite; each worker's collection 1.7 s → 0.7 s).
 test: lint display
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 4 --dist loadgroup
 

@@ -26,6 +26,7 @@ from shared_chrome import shared_chrome as shared_chrome
 from support.oauth import TOKEN, OAuthStandIn, write_credentials
 from support.receiver import ScriptedReceiver
 from support.site import TroubledSite
+from support.warm import Warm, needs_exec
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -213,9 +214,18 @@ def oauth_env(tmp_path: Path, oauth_endpoint: OAuthStandIn) -> dict[str, str]:
 CLI = Callable[..., Result]
 
 
+@pytest.fixture(scope="session")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warm]:
+    """This worker's server of warm `consolescrape` processes (support/warm.py)."""
+    server = Warm(tmp_path_factory.getbasetemp())
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def cli(home: Path, request: pytest.FixtureRequest) -> CLI:
-    """Run the real `consolescrape` in a subprocess; fail if the API key shows in its output.
+def cli(home: Path, request: pytest.FixtureRequest, warm: Warm) -> CLI:
+    """Run the real `consolescrape` in a process of its own (forked from a warm interpreter,
+    support/warm.py); fail if the API key shows in its output.
 
     In a test marked `inprocess`, a command that needs no process of its own (a view, parsing,
     help, a usage error: `inprocess.can_run`) runs in the test's process, with the same result.
@@ -230,7 +240,7 @@ def cli(home: Path, request: pytest.FixtureRequest) -> CLI:
     ) -> Result:
         if here and inprocess.can_run(args):
             code, stdout, stderr = inprocess.run(args, env=env, stdin=stdin)
-        else:
+        elif needs_exec(env or {}):
             done = subprocess.run(
                 [sys.executable, "-m", "consolescrape", *args],
                 env={**os.environ, **(env or {})},
@@ -239,6 +249,11 @@ def cli(home: Path, request: pytest.FixtureRequest) -> CLI:
                 text=True,
                 timeout=timeout,
                 check=False,
+            )
+            code, stdout, stderr = done.returncode, done.stdout, done.stderr
+        else:
+            done = warm.run(
+                list(args), env={**os.environ, **(env or {})}, stdin=stdin, timeout=timeout
             )
             code, stdout, stderr = done.returncode, done.stdout, done.stderr
         for stream in (stdout, stderr):
