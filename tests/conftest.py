@@ -26,7 +26,7 @@ from shared_chrome import shared_chrome as shared_chrome
 from support.oauth import TOKEN, OAuthStandIn, write_credentials
 from support.receiver import ScriptedReceiver
 from support.site import TroubledSite
-from support.warm import Warm, needs_exec
+from support.warm import Warm, executed, needs_exec
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,7 +49,7 @@ def _ignore(number: int, frame: object) -> None:
     """Ignore a signal in this process only (children start with the default)."""
 
 
-#: Modules whose tests take longest (a soak of 25 runs, 12 runs filling caches): started first,
+#: Modules whose tests take longest (a soak of 25 runs, 7 runs filling caches): started first,
 #: so that none of them begins when the other workers are about to run out of tests.
 LONG_FIRST = ("test_soak.py", "test_bounded.py")
 
@@ -240,19 +240,9 @@ def cli(home: Path, request: pytest.FixtureRequest, warm: Warm) -> CLI:
     ) -> Result:
         if here and inprocess.can_run(args):
             code, stdout, stderr = inprocess.run(args, env=env, stdin=stdin)
-        elif needs_exec(env or {}):
-            done = subprocess.run(
-                [sys.executable, "-m", "consolescrape", *args],
-                env={**os.environ, **(env or {})},
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-            code, stdout, stderr = done.returncode, done.stdout, done.stderr
         else:
-            done = warm.run(
+            start = executed if needs_exec(env or {}) else warm.run
+            done = start(
                 list(args), env={**os.environ, **(env or {})}, stdin=stdin, timeout=timeout
             )
             code, stdout, stderr = done.returncode, done.stdout, done.stderr

@@ -4,25 +4,10 @@ running `python -m consolescrape` does: the same exit code, stdout and stderr.""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support.warm import Warm, needs_exec
-
-
-def executed(args: list[str], env: dict[str, str], stdin: str | None) -> tuple[int, str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "consolescrape", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
+from support.warm import Warm, executed, needs_exec
 
 
 @pytest.mark.parametrize(
@@ -46,9 +31,9 @@ def test_a_warm_command_answers_as_a_new_interpreter_does(
         "TZ": "Asia/Kolkata",
     }
     forked = warm.run(args, env=env, stdin=stdin, timeout=60)
-    code, stdout, stderr = executed(args, env, stdin)
-    assert (forked.returncode, forked.stdout) == (code, stdout)
-    assert untimed(forked.stderr) == untimed(stderr)
+    new = executed(args, env=env, stdin=stdin, timeout=60)
+    assert (forked.returncode, forked.stdout) == (new.returncode, new.stdout)
+    assert untimed(forked.stderr) == untimed(new.stderr)
 
 
 def untimed(text: str) -> str:
@@ -60,4 +45,4 @@ def test_start_up_settings_go_to_a_new_interpreter() -> None:
     assert needs_exec({"PYTHONPROFILEIMPORTTIME": "1"})
     assert needs_exec({"LC_ALL": "C"})
     assert not needs_exec({"TZ": "UTC", "CONSOLESCRAPE_HOME": "/x"})
-    assert not needs_exec({name: value for name, value in os.environ.items()})
+    assert not needs_exec(dict(os.environ))

@@ -25,12 +25,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -98,7 +98,6 @@ def serve(path: str) -> None:
 def _child(request: dict[str, object], fds: list[int]) -> None:
     import atexit
     import runpy
-    import threading
     import traceback
 
     code = 1
@@ -201,7 +200,7 @@ class Warm:
     def run(
         self, args: list[str], *, env: dict[str, str], stdin: str | None, timeout: float
     ) -> subprocess.CompletedProcess[str]:
-        in_read, in_write = os.pipe() if stdin is not None else (os.dup(0), -1)
+        in_read, in_write = os.pipe() if stdin is not None else (os.dup(0), None)
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -214,66 +213,57 @@ class Warm:
         finally:
             for fd in (in_read, out_write, err_write):
                 os.close(fd)
-        replies = connection.makefile("r")
-        try:
+        with connection, connection.makefile("r") as replies:
             pid = int(replies.readline())
-            out, err = _communicate(in_write, stdin, out_read, err_read, time.monotonic() + timeout)
-            if out is None:
+            outputs = _communicate(in_write, stdin, out_read, err_read, timeout)
+            if outputs is None:
                 os.kill(pid, signal.SIGKILL)
                 replies.readline()
                 raise subprocess.TimeoutExpired(["consolescrape", *args], timeout)
             code = int(replies.readline())
-        finally:
-            replies.close()
-            connection.close()
-        return subprocess.CompletedProcess(["consolescrape", *args], code, out, err or "")
+        return subprocess.CompletedProcess(["consolescrape", *args], code, *outputs)
+
+
+def executed(
+    args: list[str], *, env: dict[str, str], stdin: str | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """The same command in a new interpreter (`python -m consolescrape`), as `Warm.run`."""
+    return subprocess.run(
+        [sys.executable, "-m", "consolescrape", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _communicate(
-    in_write: int, stdin: str | None, out_read: int, err_read: int, deadline: float
-) -> tuple[str | None, str | None]:
-    """Write `stdin`, read both outputs to their end: (stdout, stderr), or (None, None) when
-    the deadline came first. Closes the fds."""
-    chunks: dict[int, list[bytes]] = {out_read: [], err_read: []}
-    pending = (stdin or "").encode()
-    with selectors.DefaultSelector() as selector:
-        for fd in chunks:
-            selector.register(fd, selectors.EVENT_READ)
-        if in_write != -1:
-            if pending:
-                os.set_blocking(in_write, False)
-                selector.register(in_write, selectors.EVENT_WRITE)
-            else:
-                os.close(in_write)
-        open_fds = len(selector.get_map())
-        try:
-            while open_fds:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None, None
-                for key, _ in selector.select(left):
-                    fd = int(key.fd)
-                    if fd == in_write:
-                        try:
-                            pending = pending[os.write(fd, pending[:65536]) :]
-                        except BrokenPipeError:
-                            pending = b""
-                        if not pending:
-                            selector.unregister(fd)
-                            os.close(fd)
-                            open_fds -= 1
-                        continue
-                    data = os.read(fd, 65536)
-                    if data:
-                        chunks[fd].append(data)
-                    else:
-                        selector.unregister(fd)
-                        os.close(fd)
-                        open_fds -= 1
-        finally:
-            for key in list(selector.get_map().values()):
-                os.close(int(key.fd))
-    return _text(b"".join(chunks[out_read])), _text(b"".join(chunks[err_read]))
+    in_write: int | None, stdin: str | None, out_read: int, err_read: int, timeout: float
+) -> tuple[str, str] | None:
+    """Write `stdin` and read both outputs to their end (stdout, stderr), as subprocess's
+    communicate does; None when `timeout` came first. Takes the fds over."""
+    read: dict[int, bytes] = {}
+
+    def drain(fd: int) -> None:
+        with open(fd, "rb") as stream:
+            read[fd] = stream.read()
+
+    readers = [
+        threading.Thread(target=drain, args=(fd,), daemon=True) for fd in (out_read, err_read)
+    ]
+    for reader in readers:
+        reader.start()
+    if in_write is not None:
+        with open(in_write, "wb") as stream, contextlib.suppress(BrokenPipeError):
+            stream.write((stdin or "").encode())
+    deadline = time.monotonic() + timeout
+    for reader in readers:
+        reader.join(max(0.0, deadline - time.monotonic()))
+    if any(reader.is_alive() for reader in readers):
+        return None  # the readers end when the killed child's pipes close
+    return _text(read[out_read]), _text(read[err_read])
 
 
 def _text(data: bytes) -> str:
